@@ -1,6 +1,20 @@
-"""muzero-gym: MuZero for PyTorch with the Stable-Baselines3 API."""
+"""muzero-gym: MuZero for PyTorch with the Stable-Baselines3 API.
+
+Importing the package registers the environments ``Traffic-v0`` and ``RobotArm-v0``
+with Gymnasium.
+"""
 
 from muzero_gym import envs as _envs  # noqa: F401  (registers Traffic-v0, RobotArm-v0)
+from muzero_gym.muzero import ConstantTemperature, MuZero, StepTemperature
+from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = [
+    "CnnPolicy",
+    "ConstantTemperature",
+    "MlpPolicy",
+    "MuZero",
+    "MuZeroPolicy",
+    "StepTemperature",
+    "__version__",
+]

@@ -1,0 +1,97 @@
+"""MuZero's training loss over K unrolled steps (Appendix G).
+
+``l = sum_k [ l_value(z_{t+k}, v_k) + l_reward(u_{t+k}, r_k) + l_policy(pi_{t+k}, p_k) ]``
+with categorical cross-entropies for value and reward (over the transformed support) and
+for the policy. The loss of each unrolled step ``k >= 1`` is scaled by ``1 / K`` and the
+gradient entering each dynamics step by 0.5, so the total gradient of the dynamics
+network stays constant whatever K is. L2 regularisation comes from the optimizer's
+weight decay; prioritised replay's importance weights scale each sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from muzero_gym.policies import MuZeroPolicy
+from muzero_gym.support import scalar_to_support, support_to_scalar
+
+
+@dataclass
+class TrainingBatch:
+    """Tensors for one gradient step (see :class:`muzero_gym.replay.ReplaySample`)."""
+
+    observations: torch.Tensor  # [B, ...]
+    actions: torch.Tensor  # [B, K] long
+    target_values: torch.Tensor  # [B, K+1]
+    value_mask: torch.Tensor  # [B, K+1]
+    target_rewards: torch.Tensor  # [B, K]
+    reward_mask: torch.Tensor  # [B, K]
+    target_policies: torch.Tensor  # [B, K+1, A]
+    policy_mask: torch.Tensor  # [B, K+1]
+    weights: torch.Tensor  # [B]
+
+
+def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Identity in the forward pass; multiplies the gradient by ``scale``."""
+    return x * scale + x.detach() * (1.0 - scale)
+
+
+def _cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of soft targets ``[B, C]`` against logits ``[B, C]``: ``[B]``."""
+    return -(target * F.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def compute_loss(
+    policy: MuZeroPolicy,
+    batch: TrainingBatch,
+    value_loss_weight: float = 0.25,
+) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+    """Unroll the model K steps from the batch's observations and compare with targets.
+
+    :param policy: the networks
+    :param batch: observations, actions and targets
+    :param value_loss_weight: weight of the value loss (0.25 in MuZero Reanalyze, to
+        limit over-fitting of the value to reused targets)
+    :return: ``(loss, info, predicted root values [B])``; info holds the mean of each term
+    """
+    support = policy.support_size
+    unroll_steps = batch.actions.shape[1]
+    hidden, policy_logits, value_logits = policy.initial_inference(batch.observations)
+    root_values = support_to_scalar(value_logits.detach(), support)
+
+    value_target = scalar_to_support(batch.target_values, support)  # [B, K+1, R]
+    reward_target = scalar_to_support(batch.target_rewards, support)  # [B, K, R]
+
+    value_loss = _cross_entropy(value_logits, value_target[:, 0]) * batch.value_mask[:, 0]
+    policy_loss = (
+        _cross_entropy(policy_logits, batch.target_policies[:, 0]) * batch.policy_mask[:, 0]
+    )
+    reward_loss = torch.zeros_like(value_loss)
+    step_scale = 1.0 / max(unroll_steps, 1)
+    for k in range(1, unroll_steps + 1):
+        hidden, reward_logits, policy_logits, value_logits = policy.recurrent_inference(
+            hidden, batch.actions[:, k - 1]
+        )
+        hidden = scale_gradient(hidden, 0.5)
+        value_loss = value_loss + step_scale * (
+            _cross_entropy(value_logits, value_target[:, k]) * batch.value_mask[:, k]
+        )
+        reward_loss = reward_loss + step_scale * (
+            _cross_entropy(reward_logits, reward_target[:, k - 1]) * batch.reward_mask[:, k - 1]
+        )
+        policy_loss = policy_loss + step_scale * (
+            _cross_entropy(policy_logits, batch.target_policies[:, k]) * batch.policy_mask[:, k]
+        )
+
+    per_sample = value_loss_weight * value_loss + reward_loss + policy_loss  # [B]
+    loss = (per_sample * batch.weights).mean()
+    info = {
+        "loss": float(loss.detach()),
+        "value_loss": float(value_loss.detach().mean()),
+        "reward_loss": float(reward_loss.detach().mean()),
+        "policy_loss": float(policy_loss.detach().mean()),
+    }
+    return loss, info, root_values

@@ -1,0 +1,726 @@
+"""MuZero as a Stable-Baselines3 algorithm: self-play with batched search, replay, training.
+
+``learn`` alternates one step of every environment (searched together as one batch)
+with gradient steps on prioritised replay, at ``replay_ratio`` updates per transition.
+This is the only module that steps environments, logs or calls callbacks; the search
+(:mod:`muzero_gym.mcts`), replay (:mod:`muzero_gym.replay`), networks
+(:mod:`muzero_gym.policies`) and loss (:mod:`muzero_gym.losses`) know nothing of them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import safe_mean
+from stable_baselines3.common.vec_env import VecEnv
+
+from muzero_gym.losses import TrainingBatch, compute_loss
+from muzero_gym.mcts import SearchConfig, search, select_actions
+from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
+from muzero_gym.replay import ReplayBuffer, ReplaySample
+
+SelfMuZero = TypeVar("SelfMuZero", bound="MuZero")
+
+#: Env steps that ``learn()`` runs when no ``total_timesteps`` is given.
+DEFAULT_TOTAL_TIMESTEPS = 100_000
+
+
+class StepTemperature:
+    """Visit-count temperature that steps down as training progresses.
+
+    The paper's Atari schedule (pseudocode ``visit_softmax_temperature``): 1.0 for the first
+    half of training, 0.5 until three quarters, then 0.25.
+
+    :param values: temperatures, one per stage
+    :param boundaries: fractions of training (0..1) where the next stage starts
+    """
+
+    def __init__(
+        self,
+        values: tuple[float, ...] = (1.0, 0.5, 0.25),
+        boundaries: tuple[float, ...] = (0.5, 0.75),
+    ) -> None:
+        if len(values) != len(boundaries) + 1:
+            raise ValueError("StepTemperature needs exactly one more value than boundaries")
+        if any(v < 0 for v in values):
+            raise ValueError(f"temperatures must be >= 0, got {values}")
+        self.values = tuple(float(v) for v in values)
+        self.boundaries = tuple(float(b) for b in boundaries)
+
+    def __call__(self, progress_remaining: float) -> float:
+        progress = 1.0 - progress_remaining
+        stage = sum(progress >= b for b in self.boundaries)
+        return self.values[stage]
+
+    def __repr__(self) -> str:
+        return f"StepTemperature(values={self.values}, boundaries={self.boundaries})"
+
+
+class ConstantTemperature:
+    """A fixed visit-count temperature (picklable, unlike a lambda)."""
+
+    def __init__(self, value: float) -> None:
+        if value < 0:
+            raise ValueError(f"temperature must be >= 0, got {value}")
+        self.value = float(value)
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"ConstantTemperature({self.value})"
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+class MuZero(BaseAlgorithm):
+    """MuZero (Schrittwieser et al. 2019) with Reanalyze and prioritised replay.
+
+    :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` or a :class:`MuZeroPolicy` subclass
+    :param env: an env id, a ``gym.Env``, a ``VecEnv`` (all its envs are searched as one
+        batch) or a two-player PettingZoo AEC board game
+    :param learning_rate: learning rate, constant or a schedule of progress remaining
+    :param num_simulations: MCTS simulations per move
+    :param discount: discount factor gamma (1.0 for board games)
+    :param td_steps: n of the n-step value targets
+    :param unroll_steps: K, steps the model is unrolled in training
+    :param batch_size: positions per gradient step
+    :param buffer_size: replay capacity in transitions
+    :param weight_decay: L2 regularisation (Appendix G: 1e-4)
+    :param support_size: value and reward are categorical over ``-support_size..support_size``
+        after the h(x) transform (the paper uses 300 for Atari)
+    :param value_loss_weight: weight of the value loss (Reanalyze uses 0.25)
+    :param dirichlet_alpha: root noise concentration
+    :param root_exploration_fraction: root noise weight
+    :param pb_c_base: pUCT c2 (19652)
+    :param pb_c_init: pUCT c1 (1.25)
+    :param temperature: visit-count temperature for self-play moves: a number, or a
+        function of progress remaining (1 -> 0), default :class:`StepTemperature`
+    :param priority_alpha: prioritised replay exponent (0: uniform)
+    :param priority_beta: importance-sampling exponent
+    :param reanalyze_ratio: fraction of each batch whose value targets are recomputed with
+        the latest network (MuZero Reanalyze); the rest use the stored search values
+    :param reanalyze_policy: also recompute policy targets of reanalysed positions by a
+        fresh search (costs ``unroll_steps + 1`` searches per reanalysed position)
+    :param replay_ratio: gradient steps per environment transition
+    :param learning_starts: transitions collected before training starts
+    :param max_grad_norm: gradient clipping norm (``None``: no clipping)
+    :param two_player: values alternate sign between turns; ``None``: detected (True for
+        PettingZoo / OpenSpiel board games)
+    :param stats_window_size: episodes averaged for the rollout logs
+    :param tensorboard_log: folder for TensorBoard logs
+    :param policy_kwargs: network shape, passed to the policy
+    :param verbose: 0 silent, 1 training info, 2 debug
+    :param seed: random seed
+    :param device: ``"auto"``, ``"cpu"`` or ``"cuda"``
+    :param _init_setup_model: build the networks now (SB3 convention)
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MlpPolicy,
+        "CnnPolicy": CnnPolicy,
+    }
+    policy: MuZeroPolicy
+    replay_buffer: ReplayBuffer
+
+    def __init__(
+        self,
+        policy: str | type[MuZeroPolicy],
+        env: GymEnv | str | Any | None,
+        learning_rate: float | Schedule = 1e-3,
+        num_simulations: int = 50,
+        discount: float = 0.997,
+        td_steps: int = 10,
+        unroll_steps: int = 5,
+        batch_size: int = 256,
+        buffer_size: int = 100_000,
+        weight_decay: float = 1e-4,
+        support_size: int = 300,
+        value_loss_weight: float = 0.25,
+        dirichlet_alpha: float = 0.25,
+        root_exploration_fraction: float = 0.25,
+        pb_c_base: float = 19652.0,
+        pb_c_init: float = 1.25,
+        temperature: float | Callable[[float], float] | None = None,
+        priority_alpha: float = 1.0,
+        priority_beta: float = 1.0,
+        reanalyze_ratio: float = 1.0,
+        reanalyze_policy: bool = False,
+        replay_ratio: float = 0.25,
+        learning_starts: int = 1_000,
+        max_grad_norm: float | None = 5.0,
+        two_player: bool | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: torch.device | str = "auto",
+        _init_setup_model: bool = True,
+    ) -> None:
+        if isinstance(policy, str):
+            _check(
+                policy in self.policy_aliases,
+                f"Unknown policy {policy!r}; choose one of {sorted(self.policy_aliases)}",
+            )
+        else:
+            _check(
+                isinstance(policy, type) and issubclass(policy, MuZeroPolicy),
+                f"policy must be 'MlpPolicy', 'CnnPolicy' or a MuZeroPolicy subclass, got {policy}",
+            )
+        detected_two_player = False
+        games_wrapper = _game_wrapper(env)
+        if games_wrapper is not None:
+            env = games_wrapper(env)
+            detected_two_player = True
+        super().__init__(
+            policy=policy,
+            env=env,
+            learning_rate=learning_rate,
+            policy_kwargs=policy_kwargs,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            verbose=verbose,
+            device=device,
+            support_multi_env=True,
+            monitor_wrapper=True,
+            seed=seed,
+            use_sde=False,
+            supported_action_spaces=None,
+        )
+        if self.env is not None:
+            detected_two_player = detected_two_player or _is_game_env(self.env)
+        self.num_simulations = num_simulations
+        self.discount = discount
+        self.td_steps = td_steps
+        self.unroll_steps = unroll_steps
+        self.batch_size = batch_size
+        self.buffer_size = buffer_size
+        self.weight_decay = weight_decay
+        self.support_size = support_size
+        self.value_loss_weight = value_loss_weight
+        self.dirichlet_alpha = dirichlet_alpha
+        self.root_exploration_fraction = root_exploration_fraction
+        self.pb_c_base = pb_c_base
+        self.pb_c_init = pb_c_init
+        if temperature is None:
+            temperature = StepTemperature()
+        elif isinstance(temperature, (int, float)):
+            temperature = ConstantTemperature(float(temperature))
+        self.temperature = temperature
+        self.priority_alpha = priority_alpha
+        self.priority_beta = priority_beta
+        self.reanalyze_ratio = reanalyze_ratio
+        self.reanalyze_policy = reanalyze_policy
+        self.replay_ratio = replay_ratio
+        self.learning_starts = learning_starts
+        self.max_grad_norm = max_grad_norm
+        self.two_player = detected_two_player if two_player is None else bool(two_player)
+        self._n_updates = 0
+        self._update_budget = 0.0
+        if _init_setup_model:
+            self._setup_model()
+
+    # ------------------------------------------------------------------ setup
+    def _validate(self) -> None:
+        positive_ints = {
+            "num_simulations": self.num_simulations,
+            "td_steps": self.td_steps,
+            "batch_size": self.batch_size,
+            "buffer_size": self.buffer_size,
+            "support_size": self.support_size,
+        }
+        for name, value in positive_ints.items():
+            _check(
+                isinstance(value, (int, np.integer)) and value >= 1,
+                f"{name} must be an integer >= 1, got {value!r}",
+            )
+        _check(
+            isinstance(self.unroll_steps, (int, np.integer)) and self.unroll_steps >= 0,
+            f"unroll_steps must be an integer >= 0, got {self.unroll_steps!r}",
+        )
+        _check(0.0 < self.discount <= 1.0, f"discount must be in (0, 1], got {self.discount}")
+        _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        _check(self.value_loss_weight > 0, "value_loss_weight must be > 0")
+        _check(self.priority_alpha >= 0, f"priority_alpha must be >= 0, got {self.priority_alpha}")
+        _check(self.priority_beta >= 0, f"priority_beta must be >= 0, got {self.priority_beta}")
+        _check(
+            0.0 <= self.reanalyze_ratio <= 1.0,
+            f"reanalyze_ratio must be in [0, 1], got {self.reanalyze_ratio}",
+        )
+        _check(self.replay_ratio > 0, f"replay_ratio must be > 0, got {self.replay_ratio}")
+        _check(self.learning_starts >= 0, "learning_starts must be >= 0")
+        _check(
+            self.max_grad_norm is None or self.max_grad_norm > 0,
+            f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}",
+        )
+        _check(callable(self.temperature), "temperature must be a number or a callable")
+        if self.policy_kwargs:
+            for forbidden in ("support_size", "weight_decay", "lr_schedule"):
+                _check(
+                    forbidden not in self.policy_kwargs,
+                    f"{forbidden!r} is an argument of MuZero, not of policy_kwargs",
+                )
+        _check(
+            isinstance(self.action_space, spaces.Discrete),
+            f"MuZero supports Discrete action spaces only for now, got {self.action_space}",
+        )
+        _check(
+            not isinstance(self.observation_space, (spaces.Dict, spaces.Tuple)),
+            f"MuZero does not support {type(self.observation_space).__name__} observation "
+            f"spaces ({self.observation_space}); flatten them first, e.g. with "
+            "gymnasium.wrappers.FlattenObservation",
+        )
+
+    def _setup_model(self) -> None:
+        self._validate()
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        self._rng = np.random.default_rng(self.seed)
+        self.policy = self.policy_class(
+            self.observation_space,
+            self.action_space,
+            self.lr_schedule,
+            support_size=self.support_size,
+            weight_decay=self.weight_decay,
+            **self.policy_kwargs,
+        ).to(self.device)
+        self.search_config = SearchConfig(
+            num_simulations=self.num_simulations,
+            discount=self.discount,
+            pb_c_base=self.pb_c_base,
+            pb_c_init=self.pb_c_init,
+            dirichlet_alpha=self.dirichlet_alpha,
+            root_exploration_fraction=self.root_exploration_fraction,
+            two_player=self.two_player,
+        )
+        assert self.observation_space.shape is not None
+        self.replay_buffer = ReplayBuffer(
+            self.buffer_size,
+            tuple(self.observation_space.shape),
+            np.dtype(self.observation_space.dtype or np.float32),
+            int(self.action_space.n),  # type: ignore[attr-defined]
+            n_envs=self.n_envs,
+            priority_alpha=self.priority_alpha,
+        )
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "search_config", "_last_masks", "_last_to_play"]
+
+    def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
+        wrapper = _game_wrapper(env)
+        if wrapper is not None:
+            env = wrapper(env)
+        super().set_env(env, force_reset=force_reset)
+        if self.replay_buffer.n_envs != self.n_envs:
+            self.replay_buffer.set_n_envs(self.n_envs)
+
+    # ------------------------------------------------------------------ search
+    def _search(
+        self,
+        observations: np.ndarray,
+        legal_actions: np.ndarray | None,
+        add_exploration_noise: bool,
+    ) -> Any:
+        """Batched MCTS from raw observations ``[B, ...]``."""
+        obs = torch.as_tensor(observations, device=self.device)
+        with torch.inference_mode():
+            root = self.policy.search_root(obs)
+            return search(
+                root,
+                self.policy.search_step,
+                self.search_config,
+                legal_actions=legal_actions,
+                rng=self._rng,
+                add_exploration_noise=add_exploration_noise,
+            )
+
+    def _masks_from_infos(self, infos: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """Legal moves ``[n, A]`` and player to move ``[n]`` from env infos."""
+        num_actions = int(self.action_space.n)  # type: ignore[attr-defined]
+        legal = np.ones((len(infos), num_actions), dtype=bool)
+        to_play = np.zeros(len(infos), dtype=np.int8)
+        for i, info in enumerate(infos):
+            mask = info.get("action_mask") if info else None
+            if mask is not None:
+                legal[i] = np.asarray(mask, dtype=bool).reshape(num_actions)
+            if info and "to_play" in info:
+                to_play[i] = int(info["to_play"])
+        return legal, to_play
+
+    # ------------------------------------------------------------------ predict
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Choose actions by tree search.
+
+        :param observation: one observation or a batch ``[B, ...]``
+        :param state: unused (MuZero keeps no recurrent state across moves); returned as is
+        :param episode_start: unused
+        :param deterministic: play the most visited move; otherwise sample from the visit
+            counts at the current temperature
+        :param action_masks: legal moves, ``[A]`` or ``[B, A]`` (sb3-contrib's MaskablePPO
+            convention); required for two-player games
+        :return: actions (a scalar array for one observation, ``[B]`` for a batch) and ``state``
+        """
+        if isinstance(observation, dict):
+            raise ValueError("MuZero does not support dict observations")
+        if isinstance(observation, tuple) and len(observation) == 2:
+            raise ValueError(
+                "predict() got a tuple: pass the observation only, not (obs, info) from reset()"
+            )
+        self.policy.set_training_mode(False)
+        obs_tensor, vectorized = self.policy.obs_to_tensor(np.asarray(observation))
+        obs = obs_tensor.cpu().numpy()
+        if np.issubdtype(obs.dtype, np.floating) and not np.isfinite(obs).all():
+            raise ValueError("observation contains NaN or inf")
+        batch = obs.shape[0]
+        legal: np.ndarray | None = None
+        if action_masks is not None:
+            legal = np.asarray(action_masks, dtype=bool)
+            num_actions = int(self.action_space.n)  # type: ignore[attr-defined]
+            if legal.size != batch * num_actions:
+                raise ValueError(
+                    f"action_masks has shape {legal.shape}; expected ({num_actions},) or "
+                    f"({batch}, {num_actions})"
+                )
+            legal = legal.reshape(batch, num_actions)
+        elif self.two_player:
+            raise ValueError(
+                "this model plays a board game: pass action_masks=... (the legal moves) to predict"
+            )
+        result = self._search(obs, legal, add_exploration_noise=False)
+        temperature = self.temperature(self._current_progress_remaining)
+        actions = select_actions(result.visit_counts, temperature, self._rng, deterministic)
+        if not vectorized:
+            actions = actions.squeeze(axis=0)
+        return actions, state
+
+    # ------------------------------------------------------------------ learn
+    def learn(
+        self: SelfMuZero,
+        total_timesteps: int = DEFAULT_TOTAL_TIMESTEPS,
+        callback: MaybeCallback = None,
+        log_interval: int = 4,
+        tb_log_name: str = "MuZero",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfMuZero:
+        """Self-play and train for ``total_timesteps`` environment steps.
+
+        :param total_timesteps: environment steps (over all envs); default
+            ``DEFAULT_TOTAL_TIMESTEPS`` = 100,000
+        :param callback: SB3 callback(s) called after every step of the envs
+        :param log_interval: log every this many episodes
+        :param tb_log_name: TensorBoard run name
+        :param reset_num_timesteps: start the step count (and the logs) anew
+        :param progress_bar: show a progress bar (needs tqdm and rich)
+        """
+        envs_reset = reset_num_timesteps or self._last_obs is None
+        total_timesteps, callback = self._setup_learn(
+            total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar
+        )
+        assert self.env is not None
+        if envs_reset or not hasattr(self, "_last_masks"):
+            self._start_episodes()
+        callback.on_training_start(locals(), globals())
+        self._train_infos: list[dict[str, float]] = []
+        while self.num_timesteps < total_timesteps:
+            callback.on_rollout_start()
+            keep_going, episodes_done = self._self_play_step(callback)
+            callback.on_rollout_end()
+            if not keep_going:
+                break
+            self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
+            if self.num_timesteps > self.learning_starts:
+                self._update_budget += self.replay_ratio * self.n_envs
+                steps = int(self._update_budget)
+                if steps > 0:
+                    self._update_budget -= steps
+                    self.train(steps)
+            if log_interval and episodes_done and self._episode_num % log_interval < episodes_done:
+                self._dump_logs()
+        callback.on_training_end()
+        return self
+
+    def _start_episodes(self) -> None:
+        """Fresh legal masks after ``_setup_learn`` (re)set the envs."""
+        assert self.env is not None
+        infos = list(getattr(self.env, "reset_infos", [{}] * self.n_envs))
+        if len(infos) != self.n_envs:
+            infos = [{}] * self.n_envs
+        self._last_masks, self._last_to_play = self._masks_from_infos(infos)
+        self.replay_buffer.end_episodes(np.arange(self.n_envs))
+        self._check_finite(self._last_obs)
+
+    def _check_finite(self, obs: Any) -> None:
+        arr = np.asarray(obs)
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            bad = np.flatnonzero(~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1))
+            raise ValueError(f"the environment returned NaN or inf observations (envs {bad})")
+
+    def _self_play_step(self, callback: BaseCallback) -> tuple[bool, int]:
+        """One step of every env, chosen by one batched search. Returns (continue, episodes)."""
+        assert self.env is not None and self._last_obs is not None
+        self.policy.set_training_mode(False)
+        obs = np.asarray(self._last_obs)
+        result = self._search(obs, self._last_masks, add_exploration_noise=True)
+        temperature = self.temperature(self._current_progress_remaining)
+        actions = select_actions(result.visit_counts, temperature, self._rng)
+        new_obs, rewards, dones, infos = self.env.step(actions)
+        self.num_timesteps += self.n_envs
+        self._update_info_buffer(infos, dones)
+        truncated = np.array(
+            [bool(info.get("TimeLimit.truncated", False)) for info in infos]
+        ) & np.asarray(dones, dtype=bool)
+        terminated = np.asarray(dones, dtype=bool) & ~truncated
+        visits = result.visit_counts.astype(np.float64)
+        policies = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1.0)
+        self.replay_buffer.add(
+            obs, actions, rewards, result.root_value, policies, self._last_to_play,
+            self._last_masks, terminated, truncated,
+        )  # fmt: skip
+        # Masks for the next move: from the step's info, or from the reset of an env
+        # that just finished (VecEnv resets automatically and keeps the reset info apart).
+        next_infos = list(infos)
+        reset_infos = getattr(self.env, "reset_infos", None)
+        for i in np.flatnonzero(dones):
+            next_infos[i] = reset_infos[i] if reset_infos is not None else {}
+        self._last_masks, self._last_to_play = self._masks_from_infos(next_infos)
+        self._check_finite(new_obs)
+        self._last_obs = new_obs  # type: ignore[assignment]
+        self._last_episode_starts = dones
+        episodes_done = int(np.sum(dones))
+        self._episode_num += episodes_done
+        callback.update_locals(locals())
+        return callback.on_step(), episodes_done
+
+    # ------------------------------------------------------------------ train
+    def _reanalyze(self, sample: ReplaySample) -> np.ndarray:
+        """Bootstrap values ``[B, K+1]``: fresh network values for a ``reanalyze_ratio``
+        share of the batch, stored search values for the rest."""
+        values = self.replay_buffer.stored_bootstrap_values(sample)
+        rows = int(round(self.reanalyze_ratio * len(sample.slots)))
+        if rows == 0:
+            return values
+        slots = sample.bootstrap_slots[:rows]
+        has_slot = slots >= 0
+        if has_slot.any():
+            obs = torch.as_tensor(
+                self.replay_buffer.observations[slots[has_slot]], device=self.device
+            )
+            with torch.no_grad():
+                fresh = self.policy.value_of(obs).cpu().numpy()
+            head = values[:rows]
+            head[has_slot] = fresh
+        if self.reanalyze_policy:
+            self._reanalyze_policies(sample, rows)
+        return values
+
+    def _reanalyze_policies(self, sample: ReplaySample, rows: int) -> None:
+        """Replace the policy targets of the first ``rows`` positions by a fresh search."""
+        slots = sample.unroll_slots[:rows]
+        present = slots >= 0
+        flat = slots[present]
+        if flat.size == 0:
+            return
+        result = self._search(
+            self.replay_buffer.observations[flat],
+            self.replay_buffer.legal_actions[flat],
+            add_exploration_noise=False,
+        )
+        visits = result.visit_counts.astype(np.float32)
+        policies = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1.0)
+        head = sample.target_policies[:rows]
+        head[present] = policies
+
+    def train(self, gradient_steps: int) -> None:
+        """Run ``gradient_steps`` updates on prioritised replay samples."""
+        self._update_learning_rate(self.policy.optimizer)
+        beta = self.priority_beta
+        for _ in range(gradient_steps):
+            sample = self.replay_buffer.sample(
+                self.batch_size,
+                self.unroll_steps,
+                self.td_steps,
+                self.discount,
+                self._rng,
+                priority_beta=beta,
+                two_player=self.two_player,
+            )
+            self.policy.set_training_mode(False)
+            bootstrap = self._reanalyze(sample)
+            targets = sample.value_prefix + sample.bootstrap_scale * bootstrap
+            batch = self._to_training_batch(sample, targets)
+            self.policy.set_training_mode(True)
+            loss, info, predicted = compute_loss(self.policy, batch, self.value_loss_weight)
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            if self.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+            errors = np.abs(predicted.cpu().numpy() - targets[:, 0])
+            self.replay_buffer.update_priorities(sample.slots, errors)
+            self._n_updates += 1
+            self._train_infos.append(info)
+
+    def _to_training_batch(self, sample: ReplaySample, targets: np.ndarray) -> TrainingBatch:
+        def tensor(x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return torch.as_tensor(x, device=self.device).to(dtype)
+
+        return TrainingBatch(
+            observations=torch.as_tensor(sample.observations, device=self.device),
+            actions=tensor(sample.actions, torch.long),
+            target_values=tensor(targets),
+            value_mask=tensor(sample.value_mask),
+            target_rewards=tensor(sample.target_rewards),
+            reward_mask=tensor(sample.reward_mask),
+            target_policies=tensor(sample.target_policies),
+            policy_mask=tensor(sample.policy_mask),
+            weights=tensor(sample.weights),
+        )
+
+    def _dump_logs(self) -> None:
+        time_elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
+        fps = int((self.num_timesteps - self._num_timesteps_at_start) / time_elapsed)
+        self.logger.record("time/episodes", self._episode_num, exclude="tensorboard")
+        if self.ep_info_buffer and len(self.ep_info_buffer[0]) > 0:
+            self.logger.record(
+                "rollout/ep_rew_mean", safe_mean([ep["r"] for ep in self.ep_info_buffer])
+            )
+            self.logger.record(
+                "rollout/ep_len_mean", safe_mean([ep["l"] for ep in self.ep_info_buffer])
+            )
+        self.logger.record("time/fps", fps)
+        self.logger.record("time/time_elapsed", int(time_elapsed), exclude="tensorboard")
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+        if self._train_infos:
+            for key in self._train_infos[0]:
+                self.logger.record(f"train/{key}", safe_mean([i[key] for i in self._train_infos]))
+            self._train_infos = []
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/learning_rate", self.lr_schedule(self._current_progress_remaining))
+        self.logger.record("train/temperature", self.temperature(self._current_progress_remaining))
+        self.logger.dump(step=self.num_timesteps)
+
+    # ------------------------------------------------------------------ save / load
+    def save(
+        self,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        exclude: Any = None,
+        include: Any = None,
+    ) -> None:
+        """Save to a zip file; the file is written in full to a temporary file first and
+        then renamed, so an existing checkpoint is never left half-overwritten."""
+        if isinstance(path, io.BufferedIOBase):
+            super().save(path, exclude=exclude, include=include)
+            return
+        target = pathlib.Path(path)
+        if target.suffix == "":
+            target = target.with_suffix(".zip")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        super().save(buffer, exclude=exclude, include=include)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(buffer.getvalue())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, target)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.remove(tmp_name)
+            raise
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls: type[SelfMuZero],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: torch.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfMuZero:
+        """Load a model saved by :meth:`save`.
+
+        :raises ValueError: the file is missing pieces, corrupt, not a MuZero model, or
+            its spaces do not match ``env``
+        """
+        if isinstance(path, (str, pathlib.Path)):
+            candidate = pathlib.Path(path)
+            if not candidate.exists() and candidate.with_suffix(".zip").exists():
+                candidate = candidate.with_suffix(".zip")
+            if not candidate.exists():
+                raise FileNotFoundError(f"no saved model at {path}")
+            path = candidate
+        wrapper = _game_wrapper(env) if env is not None else None
+        if wrapper is not None:
+            env = wrapper(env)
+        try:
+            model = super().load(
+                path, env=env, device=device, custom_objects=custom_objects,
+                print_system_info=print_system_info, force_reset=force_reset, **kwargs,
+            )  # fmt: skip
+        except ValueError as error:
+            raise ValueError(f"cannot load {path} with this env: {error}") from error
+        except (zipfile.BadZipFile, KeyError, EOFError, RuntimeError, AssertionError) as error:
+            raise ValueError(
+                f"{path} is not a valid muzero-gym checkpoint (corrupt or incomplete): {error}"
+            ) from error
+        except Exception as error:  # unpickling garbage can raise almost anything
+            raise ValueError(f"{path} could not be read as a muzero-gym checkpoint: {error}") from error
+        return model
+
+
+def _game_wrapper(env: Any) -> Callable[[Any], gym.Env] | None:
+    """The adapter for PettingZoo AEC board games, if ``env`` is one."""
+    if env is None or isinstance(env, (str, gym.Env, VecEnv)):
+        return None
+    try:
+        from muzero_gym.games import TurnBasedGymEnv, is_aec_env
+    except ImportError:
+        return None
+    return TurnBasedGymEnv if is_aec_env(env) else None
+
+
+def _is_game_env(env: VecEnv) -> bool:
+    """True when every env is a two-player board game adapter."""
+    try:
+        from muzero_gym.games import TurnBasedGymEnv
+    except ImportError:
+        return False
+    try:
+        unwrapped = env.get_attr("unwrapped")
+    except Exception:
+        return False
+    return all(isinstance(u, TurnBasedGymEnv) for u in unwrapped)
+
+
+__all__ = ["DEFAULT_TOTAL_TIMESTEPS", "ConstantTemperature", "MuZero", "StepTemperature"]

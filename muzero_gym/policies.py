@@ -1,0 +1,407 @@
+"""MuZero's three networks: representation h, dynamics g and prediction f.
+
+``initial_inference(obs) = f(h(obs))`` and ``recurrent_inference(s, a) = (g(s, a), f(g(s, a)))``
+as in the paper. Hidden states are min-max scaled to [0, 1] per sample (Appendix G), the
+same range as the action encoding. Value and reward are categorical over
+``-support_size .. support_size`` (see :mod:`muzero_gym.support`).
+
+``MlpPolicy`` handles vector observations (any Box, Discrete, MultiDiscrete or
+MultiBinary space, flattened). ``CnnPolicy`` handles images and boards: uint8 frames
+(0-255, scaled to [0, 1]) and small float or bool boards, channels first or last. Large
+frames go through the downsampling stack of Appendix F, small boards through a light
+residual tower at full resolution.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim, preprocess_obs
+from torch import nn
+
+from muzero_gym.mcts import RecurrentOutput, RootOutput
+from muzero_gym.support import support_to_scalar, support_to_scalar_np
+
+# Frames at least this large (in both dimensions) are downsampled as in Appendix F.
+DOWNSAMPLE_MIN_SIZE = 32
+
+
+def scale_hidden_state(hidden: torch.Tensor) -> torch.Tensor:
+    """Min-max scale each sample's hidden state to [0, 1] (Appendix G)."""
+    flat = hidden.flatten(1)
+    low, high = torch.aminmax(flat, dim=1, keepdim=True)
+    scaled = (flat - low) / (high - low).clamp(min=1e-5)
+    return scaled.view_as(hidden)
+
+
+def mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
+    """``Linear -> activation`` for each consecutive pair of ``sizes``."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), activation()]
+    return nn.Sequential(*layers)
+
+
+class MuZeroPolicy(BasePolicy):
+    """Base of the MuZero networks: inference, search adapters and the shared heads.
+
+    Subclasses define ``representation``, ``dynamics`` and ``prediction`` trunks through
+    :meth:`_build`.
+
+    :param observation_space: observation space
+    :param action_space: a ``Discrete`` action space
+    :param lr_schedule: learning rate schedule (progress remaining -> learning rate)
+    :param support_size: value / reward support is ``-support_size .. support_size``
+    :param weight_decay: L2 penalty on all weights (the paper uses 1e-4)
+    :param optimizer_class: optimizer
+    :param optimizer_kwargs: extra optimizer arguments
+    :param normalize_images: scale uint8 image observations to [0, 1]
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Any,
+        support_size: int = 10,
+        weight_decay: float = 1e-4,
+        optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
+    ) -> None:
+        super().__init__(
+            observation_space,
+            action_space,
+            normalize_images=normalize_images,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+        )
+        if not isinstance(action_space, spaces.Discrete):
+            raise ValueError(f"MuZero policies need a Discrete action space, got {action_space}")
+        self.num_actions = int(action_space.n)
+        self.support_size = support_size
+        self.weight_decay = weight_decay
+        self._build()
+        self.optimizer = self.optimizer_class(
+            self.parameters(),
+            lr=lr_schedule(1),
+            weight_decay=weight_decay,
+            **self.optimizer_kwargs,
+        )
+
+    # --- to be provided by subclasses -------------------------------------------------
+    @abstractmethod
+    def _build(self) -> None:
+        """Create the modules of h, g and f."""
+
+    @abstractmethod
+    def represent(self, obs: torch.Tensor) -> torch.Tensor:
+        """h: preprocessed observations ``[B, ...]`` -> hidden states ``[B, ...]``."""
+
+    @abstractmethod
+    def dynamics(
+        self, hidden: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """g: ``(hidden [B, ...], actions [B])`` -> ``(next hidden, reward logits [B, R])``."""
+
+    @abstractmethod
+    def predict_heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """f: hidden ``[B, ...]`` -> ``(policy logits [B, A], value logits [B, R])``."""
+
+    # --- shared ---------------------------------------------------------------------------
+    @property
+    def support_width(self) -> int:
+        return 2 * self.support_size + 1
+
+    def preprocess(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw observations (as stored) -> network input, float32."""
+        return preprocess_obs(obs, self.observation_space, normalize_images=self.normalize_images)
+
+    def initial_inference(
+        self, obs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``obs [B, ...]`` -> ``(hidden [B, ...], policy logits [B, A], value logits [B, R])``."""
+        hidden = self.represent(self.preprocess(obs))
+        policy_logits, value_logits = self.predict_heads(hidden)
+        return hidden, policy_logits, value_logits
+
+    def recurrent_inference(
+        self, hidden: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(hidden, actions [B])`` -> ``(next hidden, reward logits, policy logits, value logits)``."""
+        next_hidden, reward_logits = self.dynamics(hidden, actions)
+        policy_logits, value_logits = self.predict_heads(next_hidden)
+        return next_hidden, reward_logits, policy_logits, value_logits
+
+    @torch.inference_mode()
+    def search_root(self, obs: torch.Tensor) -> RootOutput:
+        """Initial inference in the form :func:`muzero_gym.mcts.search` takes."""
+        hidden, policy_logits, value_logits = self.initial_inference(obs)
+        value = support_to_scalar_np(value_logits.cpu().numpy(), self.support_size)
+        return RootOutput(value, policy_logits.cpu().numpy(), hidden)
+
+    @torch.inference_mode()
+    def search_step(self, hidden: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:
+        """Recurrent inference in the form :func:`muzero_gym.mcts.search` takes."""
+        action_tensor = torch.from_numpy(actions).to(hidden.device)
+        next_hidden, reward_logits, policy_logits, value_logits = self.recurrent_inference(
+            hidden, action_tensor
+        )
+        # One transfer, then the support expectation in numpy: cheaper than more torch ops.
+        logits = torch.cat((reward_logits, value_logits), dim=1).cpu().numpy()
+        scalars = support_to_scalar_np(
+            logits.reshape(-1, 2, self.support_width), self.support_size
+        )  # [B, 2]
+        return RecurrentOutput(
+            scalars[:, 0], scalars[:, 1], policy_logits.cpu().numpy(), next_hidden
+        )
+
+    def _predict(self, observation: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+        """The prediction network's own action, without search.
+
+        ``MuZero.predict`` runs the tree search; this is only the raw prior, used by SB3
+        code that calls ``policy.predict`` directly.
+        """
+        with torch.no_grad():
+            _, policy_logits, _ = self.initial_inference(observation)
+        if deterministic:
+            return policy_logits.argmax(dim=1)
+        return torch.distributions.Categorical(logits=policy_logits).sample()
+
+    def value_of(self, obs: torch.Tensor) -> torch.Tensor:
+        """Scalar value estimates ``[B]`` of raw observations (used by Reanalyze)."""
+        _, _, value_logits = self.initial_inference(obs)
+        return support_to_scalar(value_logits, self.support_size)
+
+
+class MlpPolicy(MuZeroPolicy):
+    """Fully connected MuZero networks for vector observations.
+
+    :param hidden_dim: size of the hidden state
+    :param net_arch: widths of the hidden layers of each of h, g and f
+    :param activation_fn: activation between layers
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Any,
+        hidden_dim: int = 64,
+        net_arch: list[int] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(observation_space, (spaces.Dict, spaces.Tuple)):
+            raise ValueError(
+                f"MlpPolicy does not support {type(observation_space).__name__} observation "
+                "spaces; flatten them with gymnasium.wrappers.FlattenObservation"
+            )
+        if hidden_dim < 1:
+            raise ValueError(f"hidden_dim must be >= 1, got {hidden_dim}")
+        self.hidden_dim = hidden_dim
+        self.net_arch = [64] if net_arch is None else list(net_arch)
+        self.activation_fn = activation_fn
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build(self) -> None:
+        obs_dim = get_flattened_obs_dim(self.observation_space)
+        act = self.activation_fn
+
+        def trunk(n_in: int) -> tuple[nn.Sequential, int]:
+            return mlp([n_in, *self.net_arch], act), (self.net_arch or [n_in])[-1]
+
+        self.representation_trunk, width = trunk(obs_dim)
+        self.representation_head = nn.Linear(width, self.hidden_dim)
+        # The first dynamics layer sees [hidden, one-hot action]. It is kept as a linear map
+        # of the hidden state plus a per-action vector (the one-hot's weight columns): the
+        # same function, without building and concatenating a one-hot in the search loop.
+        out_dim = self.hidden_dim + self.support_width
+        first = self.net_arch[0] if self.net_arch else out_dim
+        self.dynamics_state_in = nn.Linear(self.hidden_dim, first)
+        self.dynamics_action_in = nn.Embedding(self.num_actions, first)
+        bound = 1.0 / np.sqrt(self.hidden_dim + self.num_actions)  # nn.Linear's init range
+        nn.init.uniform_(self.dynamics_action_in.weight, -bound, bound)
+        if self.net_arch:
+            self.dynamics_trunk = nn.Sequential(act(), mlp(self.net_arch, act))
+            # One layer gives both the next hidden state and the reward logits.
+            self.dynamics_head: nn.Module = nn.Linear(self.net_arch[-1], out_dim)
+        else:
+            self.dynamics_trunk = nn.Sequential()
+            self.dynamics_head = nn.Identity()
+        self.prediction_trunk, width = trunk(self.hidden_dim)
+        self.prediction_head = nn.Linear(width, self.num_actions + self.support_width)
+        # Start value, reward and policy at zero logits: value 0, reward 0, uniform prior.
+        last_dynamics = self.dynamics_head if self.net_arch else self.dynamics_state_in
+        assert isinstance(last_dynamics, nn.Linear)
+        nn.init.zeros_(self.prediction_head.weight)
+        nn.init.zeros_(self.prediction_head.bias)
+        with torch.no_grad():
+            last_dynamics.weight[self.hidden_dim :].zero_()
+            last_dynamics.bias[self.hidden_dim :].zero_()
+
+    def represent(self, obs: torch.Tensor) -> torch.Tensor:
+        return scale_hidden_state(self.representation_head(self.representation_trunk(obs.flatten(1))))
+
+    def dynamics(
+        self, hidden: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.dynamics_state_in(hidden) + self.dynamics_action_in(actions.long())
+        out = self.dynamics_head(self.dynamics_trunk(x))
+        next_hidden = scale_hidden_state(out[:, : self.hidden_dim])
+        return next_hidden, out[:, self.hidden_dim :]
+
+    def predict_heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.prediction_head(self.prediction_trunk(hidden))
+        return out[:, : self.num_actions], out[:, self.num_actions :]
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and a skip connection (Appendix F)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(x + self.bn2(self.conv2(out)))
+
+
+def conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(),
+    )
+
+
+class CnnPolicy(MuZeroPolicy):
+    """Convolutional MuZero networks for images and boards.
+
+    :param channels: channels of the hidden state planes
+    :param num_blocks: residual blocks in each of h, g and f
+    :param head_hidden: width of the fully connected layer of the value and reward heads
+    :param downsample: use the Appendix F downsampling stack (``None``: when both image
+        dimensions are at least 32)
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Any,
+        channels: int = 32,
+        num_blocks: int = 1,
+        head_hidden: int = 64,
+        downsample: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) not in (
+            2,
+            3,
+        ):
+            raise ValueError(
+                "CnnPolicy needs a 2-D or 3-D Box observation space (an image or a board), "
+                f"got {observation_space}"
+            )
+        shape = observation_space.shape
+        if len(shape) == 2:
+            self.channels_last = False
+            self.in_channels, height, width = 1, shape[0], shape[1]
+        else:
+            # Channels are the smallest dimension, as SB3 assumes for images.
+            self.channels_last = int(np.argmin(shape)) == 2 and shape[2] < shape[0]
+            if self.channels_last:
+                height, width, self.in_channels = shape
+            else:
+                self.in_channels, height, width = shape
+        self.channels = channels
+        self.num_blocks = num_blocks
+        self.head_hidden = head_hidden
+        self.downsample = (
+            min(height, width) >= DOWNSAMPLE_MIN_SIZE if downsample is None else downsample
+        )
+        self.input_size = (height, width)
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build(self) -> None:
+        c = self.channels
+        height, width = self.input_size
+        if self.downsample:
+            # Appendix F: conv s2 -> res -> conv s2 -> res -> avgpool s2 -> res -> avgpool s2,
+            # 1/16 of the resolution (96x96 -> 6x6), with fewer channels than the paper.
+            self.representation_net = nn.Sequential(
+                conv_bn_relu(self.in_channels, c // 2, stride=2),
+                ResidualBlock(c // 2),
+                conv_bn_relu(c // 2, c, stride=2),
+                ResidualBlock(c),
+                nn.AvgPool2d(3, stride=2, padding=1),
+                ResidualBlock(c),
+                nn.AvgPool2d(3, stride=2, padding=1),
+            )
+        else:
+            self.representation_net = nn.Sequential(
+                conv_bn_relu(self.in_channels, c),
+                *[ResidualBlock(c) for _ in range(self.num_blocks)],
+            )
+        with torch.no_grad():
+            probe = self.representation_net(torch.zeros(1, self.in_channels, height, width))
+        self.hidden_shape = tuple(probe.shape[1:])  # (C, h, w)
+        _, h, w = self.hidden_shape
+        # Dynamics sees the hidden planes plus one plane per action (one-hot).
+        self.dynamics_net = nn.Sequential(
+            conv_bn_relu(c + self.num_actions, c),
+            *[ResidualBlock(c) for _ in range(self.num_blocks)],
+        )
+        self.reward_head = nn.Sequential(
+            nn.Conv2d(c, 4, 1), nn.ReLU(), nn.Flatten(),
+            nn.Linear(4 * h * w, self.head_hidden), nn.ReLU(),
+            nn.Linear(self.head_hidden, self.support_width),
+        )  # fmt: skip
+        self.prediction_net = nn.Sequential(*[ResidualBlock(c) for _ in range(self.num_blocks)])
+        self.policy_head = nn.Sequential(
+            nn.Conv2d(c, 4, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * h * w, self.num_actions)
+        )
+        self.value_head = nn.Sequential(
+            nn.Conv2d(c, 4, 1), nn.ReLU(), nn.Flatten(),
+            nn.Linear(4 * h * w, self.head_hidden), nn.ReLU(),
+            nn.Linear(self.head_hidden, self.support_width),
+        )  # fmt: skip
+        for head in (self.reward_head[-1], self.value_head[-1], self.policy_head[-1]):
+            assert isinstance(head, nn.Linear)
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+
+    def preprocess(self, obs: torch.Tensor) -> torch.Tensor:
+        x = super().preprocess(obs)
+        if x.dim() == 3:  # [B, H, W] board
+            x = x.unsqueeze(1)
+        elif self.channels_last:
+            x = x.permute(0, 3, 1, 2)
+        return x
+
+    def represent(self, obs: torch.Tensor) -> torch.Tensor:
+        return scale_hidden_state(self.representation_net(obs))
+
+    def dynamics(
+        self, hidden: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, _, h, w = hidden.shape
+        planes = F.one_hot(actions.long(), self.num_actions).to(hidden.dtype)
+        planes = planes.view(batch, self.num_actions, 1, 1).expand(batch, self.num_actions, h, w)
+        next_hidden = self.dynamics_net(torch.cat((hidden, planes), dim=1))
+        return scale_hidden_state(next_hidden), self.reward_head(next_hidden)
+
+    def predict_heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.prediction_net(hidden)
+        return self.policy_head(x), self.value_head(x)
