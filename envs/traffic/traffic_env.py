@@ -1,0 +1,480 @@
+"""Traffic-v0: adaptive signal control on a grid of intersections (mesoscopic, no SUMO)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from .network import (
+    LANES_PER_INTERSECTION,
+    NUM_MOVEMENTS,
+    build_grid,
+    grid_shape_for,
+    lane_flows,
+    phase_green_lanes,
+)
+
+REWARD_FNS = ("diff-waiting-time", "queue", "pressure")
+
+# Direct ufunc reductions: a few microseconds cheaper per call than ndarray.sum/min/max,
+# which matters at ~15 such calls per step.
+_sum = np.add.reduce
+_min = np.minimum.reduce
+_max = np.maximum.reduce
+
+
+class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
+    """
+    ## Description
+
+    Adaptive traffic-signal control on a ``rows x cols`` grid of signalised intersections,
+    simulated mesoscopically (queues and counts of whole vehicles, no car following), in the
+    spirit of sumo-rl / RESCO but without SUMO.
+
+    Every intersection has four approaches (from N, E, S, W), each with one left, one
+    through and one right lane (12 incoming lanes). Vehicles:
+
+    * arrive at every approach on the grid boundary by a Poisson process (``demand`` veh/h,
+      optionally scaled over time by ``demand_profile``) and wait outside the grid while the
+      entry link is full;
+    * choose their next movement (left / through / right, ``turning_ratios``) when they enter
+      a link, and travel its length at ``speed_limit`` to the stop line of that movement's lane;
+    * queue there and discharge at ``saturation_flow`` veh/s per lane only while their lane is
+      green, after a ``startup_lost_time`` at the start of each green (left turns in the
+      two-phase plan are permitted and discharge at ``permitted_left_factor`` of that rate);
+    * cross only if the downstream link has room: every link stores
+      ``3 * link_length / vehicle_spacing`` vehicles, so queues spill back and block upstream
+      discharge (space is shared in proportion to demand when it is short);
+    * leave the network when their movement exits the grid.
+
+    Time advances in steps of ``delta_time`` seconds (default 5 s), one decision per step.
+
+    ## Action Space
+
+    ``MultiDiscrete([n_phases] * num_intersections)``: the phase each intersection should
+    show next. Phases (``phase_plan``): ``"two-phase"`` (default) 0 = N-S green,
+    1 = E-W green; ``"four-phase"`` 0 = N-S through + right, 1 = N-S left,
+    2 = E-W through + right, 3 = E-W left. Asking for another phase starts a change: yellow
+    (``yellow_time``) then all-red (``all_red_time``), during which nothing discharges.
+    Requests are ignored until the current green has lasted ``min_green`` seconds (and during
+    a change); after ``max_green`` seconds of green the intersection moves on to the next
+    phase even if asked to stay.
+
+    ## Observation Space
+
+    ``Box(0, 1, (num_intersections * (n_phases + 1 + 24),), float32)``, laid out as in
+    sumo-rl, intersection after intersection:
+
+    | slice                    | meaning                                                   |
+    |--------------------------|-----------------------------------------------------------|
+    | ``n_phases``             | one-hot of the current (or, during a change, next) phase  |
+    | 1                        | 1 if the green has lasted ``min_green`` (may change now)  |
+    | 12                       | per incoming lane: vehicles on it / lane storage (density) |
+    | 12                       | per incoming lane: queued vehicles / lane storage (queue) |
+
+    Lane order: approach N, E, S, W, each left, through, right. Lane storage is
+    ``link_length / vehicle_spacing``; values are clipped at 1.
+
+    ## Rewards
+
+    Set by ``reward_fn``; the value of every variant is in ``info`` as well:
+
+    * ``"diff-waiting-time"`` (default, as sumo-rl): decrease of the total waiting time
+      accumulated by the vehicles now queued (each vehicle counts the time it has waited at its
+      current stop line, or outside the grid), divided by 100: ``(W_{t-1} - W_t) / 100``;
+    * ``"queue"``: minus the number of queued vehicles (stop lines and outside the grid);
+    * ``"pressure"``: minus the absolute pressure summed over intersections (as PressLight):
+      ``-sum_i |vehicles on links into i - vehicles on links out of i|``, where vehicles that
+      left the grid count as on no link.
+
+    ## Starting State
+
+    An empty network at time 0, every intersection at the start of phase 0's green. Arrivals
+    and turning choices are drawn from ``self.np_random`` (seeded by ``reset(seed=...)``).
+
+    ## Episode End
+
+    Never terminates. Registered with ``max_episode_steps=720`` (one hour at 5 s steps), so
+    ``TimeLimit`` truncates; pass ``max_episode_steps`` to ``gym.make`` if you change
+    ``delta_time``.
+
+    ## Info
+
+    * ``mean_waiting_time``: mean over vehicles now in the system (on links, queued, or waiting
+      outside the grid) of the time each has waited at its current stop line (0 for moving
+      vehicles, as SUMO's ``getWaitingTime``), seconds;
+    * ``total_queue``: vehicles queued at stop lines; ``entry_backlog``: vehicles waiting
+      outside the grid for room on an entry link;
+    * ``throughput``: vehicles that have left the grid since ``reset``;
+    * ``mean_travel_time``: over the vehicles that have left the grid since ``reset``, the mean
+      of (time they crossed the last stop line - time they arrived at the boundary), seconds
+      (0 before the first one leaves). Vehicles are counted, not tracked one by one: a group
+      leaving a queue carries the mean arrival time of that queue (well mixed, not FIFO),
+      so the mean is exact for the group totals and approximate for individuals;
+    * ``time``: simulated seconds; ``reward_diff_waiting_time``, ``reward_queue``,
+      ``reward_pressure``: the three reward terms.
+
+    ## Arguments
+
+    ```python
+    gym.make("Traffic-v0", num_intersections=10)          # a 2 x 5 grid
+    gym.make("Traffic-v0", grid_shape=(3, 3), demand=500.0, reward_fn="queue")
+    ```
+
+    * ``num_intersections`` / ``grid_shape``: size of the grid (default 2 x 2); a count is laid
+      out as the most square grid (10 -> 2 x 5).
+    * ``demand``: veh/h per boundary approach: a float, ``(north_south, east_west)``, or one
+      value per entry link (order of ``network.entry_links``). Default ``(600, 400)``.
+    * ``demand_profile``: multipliers applied in equal consecutive slices of
+      ``profile_period`` seconds (cyclic), e.g. ``(0.5, 1.0, 1.5, 1.0)``; None = constant.
+    * ``turning_ratios``: (left, through, right) probabilities, default (0.2, 0.6, 0.2).
+    * ``phase_plan``, ``reward_fn``, ``delta_time``, ``yellow_time``, ``all_red_time``,
+      ``min_green``, ``max_green``, ``startup_lost_time``, ``saturation_flow``,
+      ``permitted_left_factor``, ``link_length``, ``speed_limit``, ``vehicle_spacing``: see
+      the signature for units and defaults.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(
+        self,
+        num_intersections: int | None = None,
+        grid_shape: tuple[int, int] | None = None,
+        demand: float | Sequence[float] = (600.0, 400.0),
+        demand_profile: Sequence[float] | None = None,
+        profile_period: float = 3600.0,
+        turning_ratios: Sequence[float] = (0.2, 0.6, 0.2),
+        phase_plan: str = "two-phase",
+        reward_fn: str = "diff-waiting-time",
+        delta_time: float = 5.0,
+        yellow_time: float = 3.0,
+        all_red_time: float = 2.0,
+        min_green: float = 10.0,
+        max_green: float = 60.0,
+        startup_lost_time: float = 2.0,
+        saturation_flow: float = 0.5,
+        permitted_left_factor: float = 0.5,
+        link_length: float = 200.0,
+        speed_limit: float = 13.89,
+        vehicle_spacing: float = 7.5,
+        render_mode: str | None = None,
+    ) -> None:
+        rows, cols = self._validate_grid(num_intersections, grid_shape)
+        if reward_fn not in REWARD_FNS:
+            raise ValueError(f"reward_fn must be one of {REWARD_FNS}, got {reward_fn!r}")
+        positive = {"delta_time": delta_time, "saturation_flow": saturation_flow,
+                    "link_length": link_length, "speed_limit": speed_limit,
+                    "vehicle_spacing": vehicle_spacing, "profile_period": profile_period,
+                    "max_green": max_green}
+        non_negative = {"yellow_time": yellow_time, "all_red_time": all_red_time,
+                        "min_green": min_green, "startup_lost_time": startup_lost_time,
+                        "permitted_left_factor": permitted_left_factor}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        for name, value in non_negative.items():
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if max_green < min_green:
+            raise ValueError(f"max_green ({max_green}) must be >= min_green ({min_green})")
+        if render_mode is not None:
+            raise ValueError("Traffic-v0 has no render modes; pass render_mode=None")
+        self.render_mode = render_mode
+
+        self.network = build_grid(rows, cols)
+        self.num_intersections = rows * cols
+        self.phase_plan = phase_plan
+        self.reward_fn = reward_fn
+        self.delta_time = float(delta_time)
+        self.yellow_time = float(yellow_time)
+        self.all_red_time = float(all_red_time)
+        self.min_green = float(min_green)
+        self.max_green = float(max_green)
+        self.startup_lost_time = float(startup_lost_time)
+
+        ratios = np.asarray(turning_ratios, dtype=np.float64)
+        if ratios.shape != (NUM_MOVEMENTS,) or np.any(ratios < 0) or not ratios.sum() > 0:
+            raise ValueError(f"turning_ratios must be 3 non-negative numbers (left, through, "
+                             f"right) with a positive sum, got {turning_ratios!r}")
+        self.turning_ratios = ratios / ratios.sum()  # [3]
+        self.entry_rates = self._validate_demand(demand)  # [E] veh/s
+        if demand_profile is None:
+            self.demand_profile = np.ones(1)
+        else:
+            self.demand_profile = np.asarray(demand_profile, dtype=np.float64).ravel()
+            if self.demand_profile.size == 0 or np.any(self.demand_profile < 0) or np.any(
+                ~np.isfinite(self.demand_profile)
+            ):
+                raise ValueError("demand_profile must be a non-empty sequence of finite "
+                                 f"non-negative multipliers, got {demand_profile!r}")
+        self.profile_period = float(profile_period)
+
+        # Signal plan: green lanes and discharge rate per phase.  # [P, 12]
+        self.phase_green = phase_green_lanes(phase_plan)
+        self.n_phases = self.phase_green.shape[0]
+        movement = np.arange(LANES_PER_INTERSECTION) % NUM_MOVEMENTS
+        lane_rate = np.full(LANES_PER_INTERSECTION, float(saturation_flow))
+        if phase_plan == "two-phase":
+            lane_rate[movement == 0] *= permitted_left_factor  # left turns yield to oncoming
+        self.phase_rate = self.phase_green * lane_rate[None, :]  # [P, 12] veh/s when green
+
+        # Links and the pipeline of vehicles travelling along them.
+        self.lane_storage = link_length / vehicle_spacing  # vehicles per lane
+        self.link_storage = NUM_MOVEMENTS * self.lane_storage
+        self.travel_steps = max(1, int(round(link_length / speed_limit / self.delta_time)))
+
+        n, n_lanes, n_links = self.num_intersections, self.network.num_lanes, self.network.num_links
+        n_entries = self.network.entry_links.size
+        # Suppliers: every lane (its stop line) then every entry source; each feeds one link,
+        # or the sink (index n_links) for lanes that leave the grid.
+        downstream = self.network.lane_downstream_link
+        self._supplier_dest = np.concatenate(
+            [np.where(downstream >= 0, downstream, n_links), self.network.entry_links]
+        )
+        self._num_lanes, self._num_links, self._num_entries = n_lanes, n_links, n_entries
+        # Intersection each internal link starts from (-1 for entry links).  # [K]
+        self._link_upstream = np.full(n_links, -1, dtype=np.int64)
+        internal = downstream >= 0
+        self._link_upstream[downstream[internal]] = (
+            np.arange(n_lanes)[internal] // LANES_PER_INTERSECTION
+        )
+        self._internal_links = np.flatnonzero(self._link_upstream >= 0)
+        self._eye = np.eye(self.n_phases, dtype=np.float32)
+
+        self.action_space = spaces.MultiDiscrete([self.n_phases] * n)
+        self.obs_per_intersection = self.n_phases + 1 + 2 * LANES_PER_INTERSECTION
+        self.observation_space = spaces.Box(
+            0.0, 1.0, (n * self.obs_per_intersection,), dtype=np.float32
+        )
+        self._alloc_state()
+
+    # ------------------------------------------------------------------ validation
+    @staticmethod
+    def _validate_grid(
+        num_intersections: int | None, grid_shape: tuple[int, int] | None
+    ) -> tuple[int, int]:
+        if grid_shape is not None:
+            if len(grid_shape) != 2 or any(int(s) != s or s < 1 for s in grid_shape):
+                raise ValueError(f"grid_shape must be two positive ints, got {grid_shape!r}")
+            rows, cols = int(grid_shape[0]), int(grid_shape[1])
+            if num_intersections is not None and num_intersections != rows * cols:
+                raise ValueError(f"num_intersections={num_intersections} does not match "
+                                 f"grid_shape={grid_shape}")
+            return rows, cols
+        if num_intersections is None:
+            return 2, 2
+        if int(num_intersections) != num_intersections or num_intersections < 1:
+            raise ValueError(f"num_intersections must be a positive int, got {num_intersections!r}")
+        return grid_shape_for(int(num_intersections))
+
+    def _validate_demand(self, demand: float | Sequence[float]) -> np.ndarray:
+        values = np.asarray(demand, dtype=np.float64).ravel()
+        n_entries = self.network.entry_links.size
+        if np.any(values < 0) or np.any(~np.isfinite(values)):
+            raise ValueError(f"demand must be finite and non-negative (veh/h), got {demand!r}")
+        if values.size == 1:
+            per_entry = np.full(n_entries, values[0])
+        elif values.size == 2:
+            per_entry = np.where(self.network.entry_is_north_south, values[0], values[1])
+        elif values.size == n_entries:
+            per_entry = values
+        else:
+            raise ValueError(f"demand must be a float, (north_south, east_west) or {n_entries} "
+                             f"values (one per entry link), got {values.size} values")
+        return per_entry / 3600.0
+
+    # ------------------------------------------------------------------ state
+    def _alloc_state(self) -> None:
+        n_sup = self._num_lanes + self._num_entries
+        # Held vehicles: queued at each lane's stop line, then waiting outside each entry.
+        self._held = np.zeros(n_sup)  # [L + E] vehicle counts (whole numbers)
+        self._held_arrival = np.zeros(n_sup)  # [L + E] sum of boundary-arrival times
+        self._held_wait = np.zeros(n_sup)  # [L + E] sum of waiting time at current stop
+        # Discharge credit (vehicles); sources have unlimited credit, only space limits them.
+        self._credit = np.zeros(n_sup)
+        self._credit[self._num_lanes:] = np.inf
+        self._space = np.full(self._num_links + 1, np.inf)  # [K + 1] scratch, sink = inf
+        # Vehicles travelling to lane stop lines, by arrival slot (ring buffer).  # [T, L]
+        self._moving = np.zeros((self.travel_steps, self._num_lanes))
+        self._moving_arrival = np.zeros((self.travel_steps, self._num_lanes))
+        self._moving_lane = np.zeros(self._num_lanes)  # [L] moving vehicles per lane
+        self._phase = np.zeros(self.num_intersections, dtype=np.int64)  # [N]
+        self._green_start = np.zeros(self.num_intersections)  # [N] s; future while changing
+        self._time = 0.0
+        self._step_count = 0
+        self._throughput = 0.0
+        self._travel_time_sum = 0.0
+        self._total_wait = 0.0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self._alloc_state()
+        on_lane = np.zeros(self._num_lanes)
+        return self._observation(on_lane), self._info(0.0, 0.0, 0.0, 0.0)
+
+    # ------------------------------------------------------------------ dynamics
+    def _switch_signals(self, action: np.ndarray) -> np.ndarray:
+        """Apply the requested phases; return effective green seconds in this step.  # [N]"""
+        t, dt = self._time, self.delta_time
+        elapsed = t - self._green_start  # [N], negative while a change is in progress
+        forced = elapsed >= self.max_green
+        if _max(forced):  # rare: move on to the next phase if asked to stay
+            action = np.where(forced & (action == self._phase),
+                              (self._phase + 1) % self.n_phases, action)
+        switch = (elapsed >= self.min_green) & (action != self._phase)
+        if _max(switch):
+            self._phase = np.where(switch, action, self._phase)
+            self._green_start = np.where(
+                switch, t + self.yellow_time + self.all_red_time, self._green_start
+            )
+        # Discharge starts startup_lost_time after the green starts.
+        ready = t + dt - self.startup_lost_time - self._green_start
+        return np.maximum(np.minimum(ready, dt), 0.0)
+
+    def step(
+        self, action: np.ndarray
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        action = np.asarray(action)
+        if action.shape != (self.num_intersections,):
+            raise ValueError(f"action must have shape ({self.num_intersections},), "
+                             f"got {action.shape}")
+        if _min(action) < 0 or _max(action) >= self.n_phases:
+            raise ValueError(f"action entries must be phases in [0, {self.n_phases}), "
+                             f"got {action}")
+        n_lanes, n_links = self._num_lanes, self._num_links
+        dt, t = self.delta_time, self._time
+        green_seconds = self._switch_signals(action)  # [N]
+
+        # 1. Vehicles reaching stop lines; new arrivals at the boundary.
+        slot = self._step_count % self.travel_steps
+        arriving = self._moving[slot]
+        held, held_arrival, held_wait = self._held, self._held_arrival, self._held_wait
+        queued = held[:n_lanes]  # view  # [L]
+        queued += arriving
+        held_arrival[:n_lanes] += self._moving_arrival[slot]
+        self._moving_lane -= arriving
+        multiplier = self._demand_multiplier(t)
+        new = self.np_random.poisson(self.entry_rates * (dt * multiplier))  # [E]
+        held[n_lanes:] += new
+        held_arrival[n_lanes:] += new * t
+
+        # 2. Discharge capacity on green (after start-up lost time); none banked on red.
+        rate = (self.phase_rate[self._phase] * green_seconds[:, None]).ravel()  # [L] vehicles
+        lane_credit = self._credit[:n_lanes]  # view
+        lane_credit += rate
+        lane_credit *= rate > 0
+        want = np.minimum(held, np.floor(self._credit))  # [L + E]
+
+        # 3. Room on the downstream links (spillback); shared in proportion to demand.
+        dest = self._supplier_dest
+        occupancy = _sum((queued + self._moving_lane).reshape(n_links, NUM_MOVEMENTS), 1)
+        space = self._space  # [K + 1], the sink (last) has infinite room
+        np.subtract(self.link_storage, occupancy, out=space[:n_links])
+        np.maximum(space[:n_links], 0.0, out=space[:n_links])
+        asked = np.bincount(dest, want, minlength=n_links + 1)
+        share = np.minimum(space / np.maximum(asked, 1.0), 1.0)
+        leaving = np.floor(want * share[dest])  # [L + E]
+
+        # 4. Remove them from their queues, carrying their share of the group sums.
+        fraction = leaving / np.maximum(held, 1.0)
+        leaving_arrival = held_arrival * fraction
+        held -= leaving
+        held_arrival -= leaving_arrival
+        held_wait -= held_wait * fraction
+        lane_credit -= leaving[:n_lanes]
+        np.minimum(lane_credit, 1.0, out=lane_credit)
+
+        # 5. Exits and link entries; entering vehicles pick their next movement.
+        count = np.bincount(dest, leaving, minlength=n_links + 1)
+        arrival = np.bincount(dest, leaving_arrival, minlength=n_links + 1)
+        t_end = t + dt
+        exits = float(count[n_links])
+        self._throughput += exits
+        self._travel_time_sum += exits * t_end - float(arrival[n_links])
+        entering = count[:n_links]
+        turned = self.np_random.multinomial(entering.astype(np.int64),
+                                            self.turning_ratios)  # [K, 3]
+        mean_arrival = arrival[:n_links] / np.maximum(entering, 1.0)
+        moving = self._moving[slot]  # view  # [L]
+        moving[:] = turned.ravel()
+        self._moving_arrival[slot] = (turned * mean_arrival[:, None]).ravel()
+        self._moving_lane += moving
+
+        # 6. Whoever is still held waited this whole step.
+        held_wait += held * dt
+        self._time = t_end
+        self._step_count += 1
+
+        total_wait = float(_sum(held_wait))
+        diff_wait = (self._total_wait - total_wait) / 100.0
+        self._total_wait = total_wait
+        total_held = float(_sum(held))
+        on_lane = queued + self._moving_lane  # [L]
+        pressure = self._pressure_reward(on_lane)
+        reward = (diff_wait if self.reward_fn == "diff-waiting-time"
+                  else -total_held if self.reward_fn == "queue" else pressure)
+        in_system = total_held + float(_sum(self._moving_lane))
+        info = self._info(diff_wait, -total_held, pressure, in_system)
+        return self._observation(on_lane), reward, False, False, info
+
+    def _demand_multiplier(self, t: float) -> float:
+        profile = self.demand_profile
+        if profile.size == 1:
+            return float(profile[0])
+        index = int((t % self.profile_period) / self.profile_period * profile.size)
+        return float(profile[min(index, profile.size - 1)])
+
+    def _pressure_reward(self, on_lane: np.ndarray) -> float:
+        # PressLight-style: minus |vehicles on incoming links - vehicles on outgoing links|,
+        # summed over intersections (a plain sum would cancel on internal links).
+        on_link = _sum(on_lane.reshape(self._num_links, NUM_MOVEMENTS), 1)  # [K]
+        incoming = _sum(on_link.reshape(self.num_intersections, -1), 1)  # [N]
+        outgoing = np.bincount(self._link_upstream[self._internal_links],
+                               on_link[self._internal_links], minlength=self.num_intersections)
+        return -float(_sum(np.abs(incoming - outgoing)))
+
+    # ------------------------------------------------------------------ outputs
+    def _observation(self, on_lane: np.ndarray) -> np.ndarray:
+        n, p = self.num_intersections, self.n_phases
+        obs = np.empty((n, self.obs_per_intersection), dtype=np.float32)
+        obs[:, :p] = self._eye[self._phase]
+        obs[:, p] = (self._time - self._green_start) >= self.min_green
+        scale = 1.0 / self.lane_storage
+        density = np.minimum(on_lane * scale, 1.0)
+        queue = np.minimum(self._held[: self._num_lanes] * scale, 1.0)
+        obs[:, p + 1 : p + 13] = density.reshape(n, LANES_PER_INTERSECTION)
+        obs[:, p + 13 :] = queue.reshape(n, LANES_PER_INTERSECTION)
+        return obs.ravel()
+
+    def _info(
+        self, diff_wait: float, queue_reward: float, pressure: float, in_system: float
+    ) -> dict[str, Any]:
+        total_queue = float(_sum(self._held[: self._num_lanes]))
+        return {
+            "mean_waiting_time": self._total_wait / in_system if in_system else 0.0,
+            "total_queue": total_queue,
+            "entry_backlog": -queue_reward - total_queue,
+            "throughput": self._throughput,
+            "mean_travel_time": (self._travel_time_sum / self._throughput
+                                 if self._throughput else 0.0),
+            "time": self._time,
+            "reward_diff_waiting_time": diff_wait,
+            "reward_queue": queue_reward,
+            "reward_pressure": pressure,
+        }
+
+    # ------------------------------------------------------------------ for controllers
+    def lane_arrival_rates(self) -> np.ndarray:
+        """Mean demand at every lane's stop line, time-averaged over the profile.  # [L] veh/s"""
+        mean_multiplier = float(self.demand_profile.mean())
+        return lane_flows(self.network, self.entry_rates * mean_multiplier, self.turning_ratios)
