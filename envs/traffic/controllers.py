@@ -61,9 +61,9 @@ class MaxPressureController:
     movements have the largest total pressure.
 
     The pressure of a lane is its saturation flow times (its density minus the mean density of
-    the link it feeds, taken as 0 where the lane leaves the grid), read from the observation. Counting
-    all vehicles on the lane rather than only the queued ones (as PressLight, Wei et al. 2019)
-    anticipates platoons that are about to arrive and gave lower waiting times here.
+    the link it feeds, taken as 0 where the lane leaves the grid), read from the observation.
+    Counting all vehicles on the lane rather than only the queued ones (as PressLight, Wei et
+    al. 2019) anticipates platoons that are about to arrive and gave lower waiting times here.
     Minimum and maximum green are left to the env, which enforces them.
 
     :param env: the Traffic env (topology and phase plan are read from it).
