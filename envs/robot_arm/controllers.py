@@ -22,20 +22,24 @@ _TARGET = slice(3 * NUM_JOINTS + 3, 3 * NUM_JOINTS + 6)
 
 
 class ReachController:
-    """Move the end effector straight towards the target with damped least squares.
+    """Turn the base towards the target and close the gap with damped least squares.
 
-    Each step it recovers the joint angles from the observation, computes the
-    end-effector Jacobian ``J`` [3, 6] with ``mujoco.mj_jacSite`` on its own copy of the
-    model, and commands the joint speeds
+    Each step it recovers the joint angles ``q`` from the observation and, on its own copy
+    of the model, the end-effector Jacobian ``J`` [3, 6] (``mujoco.mj_jacSite``). Then:
 
-    ``dq = J^T (J J^T + damping^2 I)^-1 v + (I - J^+ J) posture_gain (q_home - q)``
+    - base pan: the angle that puts the target in the arm's plane follows from geometry
+      (azimuth minus the plane's sideways offset); the pan turns towards it at
+      ``gain * angle error``;
+    - the five other joints: with ``v = gain * (target - ee)`` (capped at
+      ``max_ee_speed``) the desired end-effector velocity and ``J5`` [3, 5] their
+      Jacobian, ``dq5 = J5^T (J5 J5^T + damping^2 I)^-1 (v - J[:, 0] dq_pan)
+      + (I - J5^+ J5) posture_gain (q_home - q)``.
 
-    where ``v = gain * (target - ee)`` is the desired end-effector velocity, capped at
-    ``max_ee_speed``. The damping keeps ``dq`` bounded near singularities (Wampler 1986;
-    Buss 2004, "Introduction to inverse kinematics with Jacobian transpose, pseudoinverse
-    and damped least squares methods"); the null-space term pulls the redundant joints
-    towards the home posture, away from joint limits and the floor. The speeds are then
-    scaled (direction kept) so that the action lies in [-1, 1].
+    The damping keeps the speeds bounded near singularities (Wampler 1986; Buss 2004,
+    "Introduction to inverse kinematics with Jacobian transpose, pseudoinverse and damped
+    least squares methods"); the null-space term pulls the redundant joints towards the
+    home posture, away from joint limits and the floor. The speeds are then scaled
+    (direction kept) so that the action lies in [-1, 1].
 
     :param max_joint_speed: the env's ``max_joint_speed`` (rad/s for an action of 1)
     :param gain: proportional gain of the Cartesian error, 1/s
