@@ -125,6 +125,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
     gym.make("Traffic-v0", grid_shape=(3, 3), demand=500.0, reward_fn="queue")
     ```
 
+    * ``render_mode``: ``"ansi"`` returns a text summary (phase and queues per intersection).
     * ``num_intersections`` / ``grid_shape``: size of the grid (default 2 x 2); a count is laid
       out as the most square grid (10 -> 2 x 5).
     * ``demand``: veh/h per boundary approach: a float, ``(north_south, east_west)``, or one
@@ -142,7 +143,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
     * v0: initial version.
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -185,8 +186,8 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if max_green < min_green:
             raise ValueError(f"max_green ({max_green}) must be >= min_green ({min_green})")
-        if render_mode is not None:
-            raise ValueError("Traffic-v0 has no render modes; pass render_mode=None")
+        # Unknown modes are not an error: SB3's make_vec_env asks for "rgb_array" by default
+        # and Gymnasium already warns; render() then returns None.
         self.render_mode = render_mode
 
         self.network = build_grid(rows, cols)
@@ -472,6 +473,21 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             "reward_queue": queue_reward,
             "reward_pressure": pressure,
         }
+
+    def render(self) -> str | None:  # type: ignore[override]
+        """``"ansi"``: one line per intersection with its phase and queued vehicles per approach."""
+        if self.render_mode != "ansi":
+            return None
+        queued = self._held[: self._num_lanes].reshape(self.num_intersections, 4, 3).sum(2)
+        lines = [f"t={self._time:.0f}s  throughput={self._throughput:.0f}  "
+                 f"outside={self._held[self._num_lanes:].sum():.0f}"]
+        for i in range(self.num_intersections):
+            row, col = divmod(i, self.network.cols)
+            changing = " (changing)" if self._green_start[i] > self._time else ""
+            counts = "  ".join(f"{name}:{q:3.0f}"
+                               for name, q in zip("NESW", queued[i], strict=True))
+            lines.append(f"({row},{col}) phase {self._phase[i]}{changing:11s} queued {counts}")
+        return "\n".join(lines)
 
     # ------------------------------------------------------------------ for controllers
     def lane_arrival_rates(self) -> np.ndarray:
