@@ -70,8 +70,7 @@ class SearchConfig:
             raise ValueError(f"dirichlet_alpha must be > 0, got {self.dirichlet_alpha}")
         if not 0.0 <= self.root_exploration_fraction <= 1.0:
             raise ValueError(
-                "root_exploration_fraction must be in [0, 1], "
-                f"got {self.root_exploration_fraction}"
+                f"root_exploration_fraction must be in [0, 1], got {self.root_exploration_fraction}"
             )
 
 
@@ -343,4 +342,3 @@ def select_actions(
     cumulative = probs.cumsum(axis=1)
     draws = rng.random((probs.shape[0], 1)) * cumulative[:, -1:]
     return np.minimum((cumulative <= draws).sum(axis=1), probs.shape[1] - 1)
-

@@ -623,8 +623,9 @@ class MuZero(BaseAlgorithm):
                 self.logger.record(f"train/{key}", safe_mean([i[key] for i in self._train_infos]))
             self._train_infos = []
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/learning_rate", self.lr_schedule(self._current_progress_remaining))
-        self.logger.record("train/temperature", self.temperature(self._current_progress_remaining))
+        progress = self._current_progress_remaining
+        self.logger.record("train/learning_rate", self.lr_schedule(progress))
+        self.logger.record("train/temperature", self.temperature(progress))
         self.logger.dump(step=self.num_timesteps)
 
     # ------------------------------------------------------------------ save / load
@@ -695,7 +696,9 @@ class MuZero(BaseAlgorithm):
                 f"{path} is not a valid muzero-gym checkpoint (corrupt or incomplete): {error}"
             ) from error
         except Exception as error:  # unpickling garbage can raise almost anything
-            raise ValueError(f"{path} could not be read as a muzero-gym checkpoint: {error}") from error
+            raise ValueError(
+                f"{path} could not be read as a muzero-gym checkpoint: {error}"
+            ) from error
         return model
 
 

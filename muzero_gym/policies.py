@@ -43,7 +43,7 @@ def scale_hidden_state(hidden: torch.Tensor) -> torch.Tensor:
 def mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
     """``Linear -> activation`` for each consecutive pair of ``sizes``."""
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
         layers += [nn.Linear(n_in, n_out), activation()]
     return nn.Sequential(*layers)
 
@@ -134,7 +134,7 @@ class MuZeroPolicy(BasePolicy):
     def recurrent_inference(
         self, hidden: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(hidden, actions [B])`` -> ``(next hidden, reward logits, policy logits, value logits)``."""
+        """``(hidden, actions [B])`` -> ``(next hidden, reward, policy and value logits)``."""
         next_hidden, reward_logits = self.dynamics(hidden, actions)
         policy_logits, value_logits = self.predict_heads(next_hidden)
         return next_hidden, reward_logits, policy_logits, value_logits
@@ -247,7 +247,8 @@ class MlpPolicy(MuZeroPolicy):
             last_dynamics.bias[self.hidden_dim :].zero_()
 
     def represent(self, obs: torch.Tensor) -> torch.Tensor:
-        return scale_hidden_state(self.representation_head(self.representation_trunk(obs.flatten(1))))
+        features = self.representation_trunk(obs.flatten(1))
+        return scale_hidden_state(self.representation_head(features))
 
     def dynamics(
         self, hidden: torch.Tensor, actions: torch.Tensor

@@ -252,7 +252,25 @@ class ReplayBuffer:
         # Importance weights (N P(i))^-beta, normalised by their maximum (Schaul et al. 2016).
         weights = (size * probs[slots]) ** (-priority_beta)
         weights = (weights / weights.max()).astype(np.float32)
+        return self.targets_for(
+            slots, unroll_steps, td_steps, discount, rng, weights=weights, two_player=two_player
+        )
 
+    def targets_for(
+        self,
+        slots: np.ndarray,
+        unroll_steps: int,
+        td_steps: int,
+        discount: float,
+        rng: np.random.Generator,
+        weights: np.ndarray | None = None,
+        two_player: bool = False,
+    ) -> ReplaySample:
+        """Unroll targets for the given slots (what :meth:`sample` returns, without sampling)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        batch_size = len(slots)
+        if weights is None:
+            weights = np.ones(batch_size, dtype=np.float32)
         length = unroll_steps + td_steps + 1
         chain = np.full((batch_size, length), -1, dtype=np.int64)
         chain[:, 0] = slots

@@ -1,0 +1,1 @@
+"""Benchmark scripts of muzero-gym (run from the repository root)."""

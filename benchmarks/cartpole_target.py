@@ -1,0 +1,128 @@
+"""CartPole-v1 target of muzero-gym: steps and wall-clock to a deterministic mean of 475.
+
+For each seed: ``MuZero("MlpPolicy", "CartPole-v1", seed=s, **hp)`` with the entry of
+``benchmarks/hyperparams/muzero.yml``; every ``--eval-freq`` env steps a deterministic
+evaluation over ``--eval-episodes`` episodes (on separate envs, seeded). Prints, per seed,
+the env steps and the training wall-clock (evaluation excluded) at which the mean first
+reached the threshold, and the final evaluation; then the medians. Writes a JSON file.
+
+    python benchmarks/cartpole_target.py --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+
+from benchmarks.zoo import load_hyperparams
+from muzero_gym import MuZero
+
+
+class ThresholdEval(BaseCallback):
+    """Evaluates every ``eval_freq`` steps; keeps training time apart from evaluation time."""
+
+    def __init__(self, eval_env: Any, eval_freq: int, n_episodes: int, threshold: float) -> None:
+        super().__init__()
+        self.eval_env = eval_env
+        self.eval_freq = eval_freq
+        self.n_episodes = n_episodes
+        self.threshold = threshold
+        self.curve: list[dict[str, float]] = []
+        self.reached: dict[str, float] | None = None
+        self.eval_seconds = 0.0
+        self.start = time.perf_counter()
+        self.next_eval = eval_freq
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+
+    def evaluate(self) -> dict[str, float]:
+        began = time.perf_counter()
+        train_seconds = began - self.start - self.eval_seconds
+        mean, std = evaluate_policy(
+            self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=True
+        )
+        self.eval_seconds += time.perf_counter() - began
+        point = {
+            "steps": self.num_timesteps,
+            "mean": float(mean),
+            "std": float(std),
+            "train_seconds": train_seconds,
+        }
+        self.curve.append(point)
+        if self.reached is None and mean >= self.threshold:
+            self.reached = point
+        return point
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_eval:
+            self.next_eval += self.eval_freq
+            point = self.evaluate()
+            print(f"  steps {point['steps']:6d}  eval {point['mean']:6.1f} +- {point['std']:5.1f}"
+                  f"  train {point['train_seconds']:6.1f}s", flush=True)
+        return True
+
+
+def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    run, hp = load_hyperparams("muzero", "CartPole-v1")
+    hp.update(json.loads(args.override))
+    threshold = float(run.get("eval_threshold", 475))
+    total = int(args.timesteps or run["n_timesteps"])
+    eval_env = make_vec_env("CartPole-v1", n_envs=args.eval_episodes, seed=10_000 + seed)
+    model = MuZero(run.get("policy", "MlpPolicy"), "CartPole-v1", seed=seed, **hp)
+    callback = ThresholdEval(eval_env, args.eval_freq, args.eval_episodes, threshold)
+    model.learn(total, callback=callback)
+    final = callback.evaluate()
+    return {
+        "seed": seed,
+        "steps_to_threshold": callback.reached["steps"] if callback.reached else None,
+        "seconds_to_threshold": callback.reached["train_seconds"] if callback.reached else None,
+        "final_mean": final["mean"],
+        "final_std": final["std"],
+        "total_train_seconds": final["train_seconds"],
+        "curve": callback.curve,
+        "hyperparameters": hp,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--timesteps", type=int, default=None, help="default: n_timesteps")
+    parser.add_argument("--eval-freq", type=int, default=500)
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--override", default="{}", help="JSON of MuZero kwargs to override")
+    parser.add_argument("--out", type=Path, default=Path("bench_out/cartpole_target.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    results = []
+    for seed in args.seeds:
+        print(f"seed {seed}", flush=True)
+        results.append(run_seed(seed, args))
+    print("\nseed  steps_to_475  train_s_to_475  final_mean  total_train_s")
+    for r in results:
+        steps = r["steps_to_threshold"]
+        secs = r["seconds_to_threshold"]
+        print(f"{r['seed']:4d}  {steps if steps is not None else 'never':>12}  "
+              f"{(f'{secs:.1f}' if secs is not None else '-'):>14}  {r['final_mean']:10.1f}  "
+              f"{r['total_train_seconds']:13.1f}")
+    steps = [r["steps_to_threshold"] if r["steps_to_threshold"] is not None else np.inf
+             for r in results]
+    print(f"median steps to threshold: {statistics.median(steps)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
