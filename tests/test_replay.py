@@ -1,0 +1,161 @@
+"""Replay: episode links, n-step targets at termination / truncation, PER weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from muzero_gym.replay import ReplayBuffer
+
+RNG = np.random.default_rng(0)
+
+
+def fill(buffer: ReplayBuffer, rewards, values, end: str = "", to_play=None) -> None:
+    """Add one single-env episode; end is 'terminated', 'truncated' or '' (still running)."""
+    n = len(rewards)
+    for t in range(n):
+        last = t == n - 1
+        buffer.add(
+            observations=np.full((1, 2), t, dtype=np.float32),
+            actions=np.array([t % 2]),
+            rewards=np.array([rewards[t]]),
+            root_values=np.array([values[t]]),
+            policies=np.array([[0.25, 0.75]]),
+            to_play=np.array([0 if to_play is None else to_play[t]]),
+            legal_actions=np.ones((1, 2), bool),
+            terminated=np.array([last and end == "terminated"]),
+            truncated=np.array([last and end == "truncated"]),
+        )
+
+
+def make(capacity: int = 100, n_envs: int = 1) -> ReplayBuffer:
+    return ReplayBuffer(capacity, (2,), np.dtype(np.float32), num_actions=2, n_envs=n_envs)
+
+
+def test_n_step_targets_at_termination() -> None:
+    buffer = make()
+    fill(buffer, rewards=[1, 1, 1], values=[10, 20, 30], end="terminated")
+    s = buffer.targets_for(np.array([0]), unroll_steps=4, td_steps=2, discount=0.5, rng=RNG)
+    values = s.value_prefix + s.bootstrap_scale * buffer.stored_bootstrap_values(s)
+    # t=0: 1 + 0.5 + 0.25 * v2;  t=1: 1 + 0.5 (ends before the bootstrap);  t=2: 1;
+    # t=3, 4: absorbing states after the end, worth 0 (and trained as such).
+    np.testing.assert_allclose(values[0], [1 + 0.5 + 0.25 * 30, 1.5, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(s.value_mask[0], [1, 1, 1, 1, 1])
+    np.testing.assert_allclose(s.target_rewards[0], [1, 1, 1, 0])
+    np.testing.assert_array_equal(s.reward_mask[0], [1, 1, 1, 1])
+    np.testing.assert_array_equal(s.policy_mask[0], [1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(s.actions[0, :3], [0, 1, 0])
+    np.testing.assert_allclose(s.target_policies[0, 3], [0, 0])
+
+
+def test_n_step_targets_at_truncation_bootstrap() -> None:
+    buffer = make()
+    fill(buffer, rewards=[1, 1, 1], values=[10, 20, 30], end="truncated")
+    s = buffer.targets_for(np.array([0]), unroll_steps=3, td_steps=2, discount=0.5, rng=RNG)
+    values = s.value_prefix + s.bootstrap_scale * buffer.stored_bootstrap_values(s)
+    # t=1: the window passes the truncation, so it bootstraps at the last stored position:
+    # 1 + 0.5 * v2.  t=2: v2 itself.  t=3: unknown (the episode was cut, not ended).
+    np.testing.assert_allclose(values[0, :3], [1 + 0.5 + 0.25 * 30, 1 + 0.5 * 30, 30])
+    np.testing.assert_array_equal(s.value_mask[0], [1, 1, 1, 0])
+    np.testing.assert_array_equal(s.reward_mask[0], [1, 1, 1])
+    s = buffer.targets_for(np.array([1]), unroll_steps=3, td_steps=2, discount=0.5, rng=RNG)
+    np.testing.assert_array_equal(s.reward_mask[0], [1, 1, 0])
+
+
+def test_running_episode_bootstraps_at_its_last_position() -> None:
+    buffer = make()
+    fill(buffer, rewards=[1, 1], values=[10, 20], end="")
+    s = buffer.targets_for(np.array([0]), unroll_steps=1, td_steps=5, discount=0.5, rng=RNG)
+    values = s.value_prefix + s.bootstrap_scale * buffer.stored_bootstrap_values(s)
+    np.testing.assert_allclose(values[0], [1 + 0.5 * 20, 20])
+
+
+def test_two_player_targets_take_the_movers_view() -> None:
+    buffer = make()
+    # Players alternate; the last mover (player 0, at t=2) wins: reward +1 for the mover.
+    fill(buffer, rewards=[0, 0, 1], values=[0, 0, 0], end="terminated", to_play=[0, 1, 0])
+    s = buffer.targets_for(
+        np.array([0]), unroll_steps=2, td_steps=10, discount=1.0, rng=RNG, two_player=True
+    )
+    values = s.value_prefix + s.bootstrap_scale * buffer.stored_bootstrap_values(s)
+    # Player 0 to move at t=0 and t=2 wins (+1); player 1 at t=1 loses (-1).
+    np.testing.assert_allclose(values[0], [1, -1, 1])
+    # Reward targets stay the mover's own reward.
+    np.testing.assert_allclose(s.target_rewards[0], [0, 0])
+
+
+def test_two_player_bootstrap_sign() -> None:
+    buffer = make()
+    fill(buffer, rewards=[0, 0, 0, 0], values=[0.1, 0.2, 0.3, 0.4], to_play=[0, 1, 0, 1])
+    s = buffer.targets_for(
+        np.array([0]), unroll_steps=0, td_steps=1, discount=1.0, rng=RNG, two_player=True
+    )
+    values = s.value_prefix + s.bootstrap_scale * buffer.stored_bootstrap_values(s)
+    assert values[0, 0] == pytest.approx(-0.2)  # the opponent's value, seen by player 0
+
+
+def test_interleaved_envs_keep_their_episodes_apart() -> None:
+    buffer = make(n_envs=2)
+    for t in range(3):
+        buffer.add(
+            observations=np.array([[t, 0], [t, 1]], dtype=np.float32),
+            actions=np.array([0, 1]),
+            rewards=np.array([1.0, 100.0]),
+            root_values=np.zeros(2),
+            policies=np.full((2, 2), 0.5),
+            to_play=np.zeros(2),
+            legal_actions=np.ones((2, 2), bool),
+            terminated=np.array([t == 2, t == 1]),
+            truncated=np.zeros(2, bool),
+        )
+    s = buffer.targets_for(np.array([0, 1]), unroll_steps=3, td_steps=5, discount=1.0, rng=RNG)
+    np.testing.assert_allclose(s.value_prefix[0, 0], 3.0)  # env 0: three rewards of 1
+    np.testing.assert_allclose(s.value_prefix[1, 0], 200.0)  # env 1: ended after two steps
+    # env 1's next episode started at t=2 and is separate.
+    np.testing.assert_array_equal(s.unroll_slots[1], [1, 3, -1, -1])
+
+
+def test_overwritten_episodes_never_link_to_new_data() -> None:
+    buffer = make(capacity=5)
+    fill(buffer, rewards=[1] * 4, values=[0] * 4, end="terminated")
+    fill(buffer, rewards=[7] * 3, values=[0] * 3, end="")  # wraps and overwrites slots 0-1
+    assert len(buffer) == 5
+    s = buffer.targets_for(np.arange(5), unroll_steps=2, td_steps=3, discount=1.0, rng=RNG)
+    # Slots 2, 3 keep the first episode's tail; 4, 0, 1 are the second episode.
+    np.testing.assert_array_equal(s.unroll_slots[2], [2, 3, -1])
+    np.testing.assert_array_equal(s.unroll_slots[4], [4, 0, 1])
+    np.testing.assert_array_equal(s.unroll_slots[1], [1, -1, -1])
+    assert s.target_rewards[4].tolist() == [7, 7]
+
+
+def test_prioritised_sampling_and_importance_weights() -> None:
+    buffer = make()
+    fill(buffer, rewards=[0, 0], values=[0, 0], end="terminated")
+    buffer.update_priorities(np.array([0, 1]), np.array([1.0, 3.0]))
+    rng = np.random.default_rng(1)
+    s = buffer.sample(20_000, unroll_steps=1, td_steps=1, discount=1.0, rng=rng, priority_beta=1.0)
+    share = (s.slots == 1).mean()
+    assert abs(share - 0.75) < 0.01
+    # w_i = (N P(i))^-beta / max w: (2 * 0.25)^-1 = 2 and (2 * 0.75)^-1 = 2/3 -> 1 and 1/3.
+    np.testing.assert_allclose(s.weights[s.slots == 0], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(s.weights[s.slots == 1], 1.0 / 3.0, rtol=1e-5)
+    uniform = make()
+    uniform.priority_alpha = 0.0
+    fill(uniform, rewards=[0, 0], values=[0, 0], end="terminated")
+    uniform.update_priorities(np.array([0, 1]), np.array([1.0, 3.0]))
+    s = uniform.sample(20_000, 1, 1, 1.0, rng)
+    assert abs((s.slots == 1).mean() - 0.5) < 0.02
+    np.testing.assert_allclose(s.weights, 1.0)
+
+
+def test_new_positions_get_the_max_priority() -> None:
+    buffer = make()
+    fill(buffer, rewards=[0, 0], values=[0, 0])
+    buffer.update_priorities(np.array([0]), np.array([5.0]))
+    fill(buffer, rewards=[0], values=[0])
+    assert buffer.priorities[2] == pytest.approx(5.0, rel=1e-5)
+
+
+def test_buffer_size_must_fit_the_envs() -> None:
+    with pytest.raises(ValueError, match="buffer_size"):
+        ReplayBuffer(2, (1,), np.dtype(np.float32), 2, n_envs=4)
