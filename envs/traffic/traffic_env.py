@@ -241,13 +241,17 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             [np.where(downstream >= 0, downstream, n_links), self.network.entry_links]
         )
         self._num_lanes, self._num_links, self._num_entries = n_lanes, n_links, n_entries
-        # Intersection each internal link starts from (-1 for entry links).  # [K]
-        self._link_upstream = np.full(n_links, -1, dtype=np.int64)
+        # Pressure of intersection i = vehicles on links into i - vehicles on links out of i,
+        # as a matrix over lanes: +1 for i's incoming lanes, -1 for lanes of links leaving i.
+        link_upstream = np.full(n_links, -1, dtype=np.int64)  # [K], -1 for entry links
         internal = downstream >= 0
-        self._link_upstream[downstream[internal]] = (
-            np.arange(n_lanes)[internal] // LANES_PER_INTERSECTION
-        )
-        self._internal_links = np.flatnonzero(self._link_upstream >= 0)
+        link_upstream[downstream[internal]] = np.arange(n_lanes)[internal] // LANES_PER_INTERSECTION
+        lane_link = np.arange(n_lanes) // NUM_MOVEMENTS
+        self._pressure_matrix = np.zeros((n_lanes, n))  # [L, N]
+        self._pressure_matrix[np.arange(n_lanes), lane_link // 4] += 1.0
+        upstream = link_upstream[lane_link]
+        has_upstream = upstream >= 0
+        self._pressure_matrix[np.flatnonzero(has_upstream), upstream[has_upstream]] -= 1.0
         self._eye = np.eye(self.n_phases, dtype=np.float32)
 
         self.action_space = spaces.MultiDiscrete([self.n_phases] * n)
@@ -303,6 +307,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         self._credit = np.zeros(n_sup)
         self._credit[self._num_lanes:] = np.inf
         self._space = np.full(self._num_links + 1, np.inf)  # [K + 1] scratch, sink = inf
+        self._lane_features = np.zeros((2, self._num_lanes))  # [2, L] scratch for observations
         # Vehicles travelling to lane stop lines, by arrival slot (ring buffer).  # [T, L]
         self._moving = np.zeros((self.travel_steps, self._num_lanes))
         self._moving_arrival = np.zeros((self.travel_steps, self._num_lanes))
@@ -438,11 +443,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
     def _pressure_reward(self, on_lane: np.ndarray) -> float:
         # PressLight-style: minus |vehicles on incoming links - vehicles on outgoing links|,
         # summed over intersections (a plain sum would cancel on internal links).
-        on_link = _sum(on_lane.reshape(self._num_links, NUM_MOVEMENTS), 1)  # [K]
-        incoming = _sum(on_link.reshape(self.num_intersections, -1), 1)  # [N]
-        outgoing = np.bincount(self._link_upstream[self._internal_links],
-                               on_link[self._internal_links], minlength=self.num_intersections)
-        return -float(_sum(np.abs(incoming - outgoing)))
+        return -float(_sum(np.abs(on_lane @ self._pressure_matrix)))
 
     # ------------------------------------------------------------------ outputs
     def _observation(self, on_lane: np.ndarray) -> np.ndarray:
@@ -450,11 +451,13 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         obs = np.empty((n, self.obs_per_intersection), dtype=np.float32)
         obs[:, :p] = self._eye[self._phase]
         obs[:, p] = (self._time - self._green_start) >= self.min_green
-        scale = 1.0 / self.lane_storage
-        density = np.minimum(on_lane * scale, 1.0)
-        queue = np.minimum(self._held[: self._num_lanes] * scale, 1.0)
-        obs[:, p + 1 : p + 13] = density.reshape(n, LANES_PER_INTERSECTION)
-        obs[:, p + 13 :] = queue.reshape(n, LANES_PER_INTERSECTION)
+        lanes = self._lane_features  # [2, L] scratch: density, queue
+        np.multiply(on_lane, 1.0 / self.lane_storage, out=lanes[0])
+        np.multiply(self._held[: self._num_lanes], 1.0 / self.lane_storage, out=lanes[1])
+        np.minimum(lanes, 1.0, out=lanes)
+        obs[:, p + 1 :] = lanes.reshape(2, n, LANES_PER_INTERSECTION).transpose(1, 0, 2).reshape(
+            n, 2 * LANES_PER_INTERSECTION
+        )
         return obs.ravel()
 
     def _info(
