@@ -15,8 +15,10 @@ import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
-from muzero_gym.envs.robot_arm import ReachController, RobotArmEnv
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+pytest.importorskip("mujoco", reason="RobotArm-v0 needs the `envs` extra (mujoco)")
+from muzero_gym.envs.robot_arm import ReachController, RobotArmEnv  # noqa: E402
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "envs" / "robot_arm"
 
