@@ -51,7 +51,8 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
       discharge (space is shared in proportion to demand when it is short);
     * leave the network when their movement exits the grid.
 
-    Time advances in steps of ``delta_time`` seconds (default 5 s), one decision per step.
+    Time advances in steps of ``delta_time`` seconds (default 5 s), one decision per step;
+    link travel times are rounded to whole steps (200 m at 13.89 m/s: 3 steps, 15 s).
 
     ## Action Space
 
@@ -106,15 +107,16 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
 
     * ``mean_waiting_time``: mean over vehicles now in the system (on links, queued, or waiting
       outside the grid) of the time each has waited at its current stop line (0 for moving
-      vehicles, as SUMO's ``getWaitingTime``), seconds;
+      vehicles, as SUMO's ``getWaitingTime``; since arrival for those outside), seconds;
     * ``total_queue``: vehicles queued at stop lines; ``entry_backlog``: vehicles waiting
       outside the grid for room on an entry link;
     * ``throughput``: vehicles that have left the grid since ``reset``;
     * ``mean_travel_time``: over the vehicles that have left the grid since ``reset``, the mean
-      of (time they crossed the last stop line - time they arrived at the boundary), seconds
-      (0 before the first one leaves). Vehicles are counted, not tracked one by one: a group
-      leaving a queue carries the mean arrival time of that queue (well mixed, not FIFO),
-      so the mean is exact for the group totals and approximate for individuals;
+      of (end of the step in which they crossed their last stop line - start of the step in
+      which they arrived at the boundary), seconds (0 before the first one leaves). Vehicles
+      are counted, not tracked one by one: a group leaving a queue carries the mean boundary
+      arrival time (and mean waiting time) of that queue, i.e. queues are well mixed rather
+      than FIFO, so totals are exact and individual vehicles' times are not;
     * ``time``: simulated seconds; ``reward_diff_waiting_time``, ``reward_queue``,
       ``reward_pressure``: the three reward terms.
 
@@ -136,7 +138,8 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``phase_plan``, ``reward_fn``, ``delta_time``, ``yellow_time``, ``all_red_time``,
       ``min_green``, ``max_green``, ``startup_lost_time``, ``saturation_flow``,
       ``permitted_left_factor``, ``link_length``, ``speed_limit``, ``vehicle_spacing``: see
-      the signature for units and defaults.
+      the signature for defaults; times in s, ``saturation_flow`` in veh/s per lane, lengths
+      in m, ``speed_limit`` in m/s.
 
     ## Version History
 
