@@ -256,3 +256,16 @@ def test_max_pressure_beats_fixed_time_beats_random_on_default_demand() -> None:
                              ("random", RandomController(base, seed=0))]:
         waits[name] = np.mean([episode_mean_waiting(env, controller, seed) for seed in (0, 1)])
     assert waits["max-pressure"] < waits["fixed-time"] < waits["random"], waits
+
+
+@pytest.mark.parametrize("reward_fn, key", [("diff-waiting-time", "reward_diff_waiting_time"),
+                                            ("queue", "reward_queue"),
+                                            ("pressure", "reward_pressure")])
+def test_reward_matches_its_info_term(reward_fn: str, key: str) -> None:
+    env = TrafficEnv(reward_fn=reward_fn, demand=900.0)
+    env.reset(seed=0)
+    for _ in range(100):
+        _, reward, _, _, info = env.step(np.array([0, 1, 1, 0]))
+        assert reward == info[key]
+        assert info["reward_queue"] == -(info["total_queue"] + info["entry_backlog"])
+        assert info["reward_pressure"] <= 0
