@@ -192,21 +192,30 @@ class MuZero(BaseAlgorithm):
         if games_wrapper is not None:
             env = games_wrapper(env)
             detected_two_player = True
-        super().__init__(
-            policy=policy,
-            env=env,
-            learning_rate=learning_rate,
-            policy_kwargs=policy_kwargs,
-            stats_window_size=stats_window_size,
-            tensorboard_log=tensorboard_log,
-            verbose=verbose,
-            device=device,
-            support_multi_env=True,
-            monitor_wrapper=True,
-            seed=seed,
-            use_sde=False,
-            supported_action_spaces=None,
-        )
+        try:
+            super().__init__(
+                policy=policy,
+                env=env,
+                learning_rate=learning_rate,
+                policy_kwargs=policy_kwargs,
+                stats_window_size=stats_window_size,
+                tensorboard_log=tensorboard_log,
+                verbose=verbose,
+                device=device,
+                support_multi_env=True,
+                monitor_wrapper=True,
+                seed=seed,
+                use_sde=False,
+                supported_action_spaces=None,
+            )
+        except ValueError as error:
+            if "MultiInputPolicy" not in str(error):
+                raise
+            # SB3 would suggest a policy MuZero does not have.
+            raise ValueError(
+                "MuZero does not support Dict observation spaces; flatten them first, e.g. "
+                "with gymnasium.wrappers.FlattenObservation"
+            ) from error
         if self.env is not None:
             detected_two_player = detected_two_player or _is_game_env(self.env)
         self.num_simulations = num_simulations
@@ -681,6 +690,7 @@ class MuZero(BaseAlgorithm):
             if not candidate.exists():
                 raise FileNotFoundError(f"no saved model at {path}")
             path = candidate
+            _check_checkpoint_file(path)
         wrapper = _game_wrapper(env) if env is not None else None
         if wrapper is not None:
             env = wrapper(env)
@@ -700,6 +710,22 @@ class MuZero(BaseAlgorithm):
                 f"{path} could not be read as a muzero-gym checkpoint: {error}"
             ) from error
         return model
+
+
+def _check_checkpoint_file(path: pathlib.Path) -> None:
+    """Refuse, with a clear error, a file that is not a complete saved model."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(
+            f"{path} is not a valid muzero-gym checkpoint (corrupt or not a zip file): {error}"
+        ) from error
+    missing = {"data", "policy.pth"} - names
+    if broken is not None or missing:
+        detail = f"damaged member {broken}" if broken else f"missing {sorted(missing)}"
+        raise ValueError(f"{path} is not a valid muzero-gym checkpoint ({detail})")
 
 
 def _game_wrapper(env: Any) -> Callable[[Any], gym.Env] | None:

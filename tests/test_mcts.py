@@ -121,7 +121,9 @@ class PythonReference:
                     q = n["r"] + c.discount * sign * n["W"] / n["N"]
                     lo, hi = min(lo, q), max(hi, q)
                 g = n["r"] + c.discount * sign * g
-        counts = np.array([root["kids"][a]["N"] if a in root["kids"] else 0 for a in range(len(prior))])
+        counts = np.array(
+            [root["kids"][a]["N"] if a in root["kids"] else 0 for a in range(len(prior))]
+        )
         return counts, root["W"] / root["N"]
 
 

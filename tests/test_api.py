@@ -1,0 +1,305 @@
+"""The Stable-Baselines3 surface of MuZero: learn, predict, save/load, callbacks, errors."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+
+from muzero_gym import MuZero
+
+TINY: dict[str, Any] = dict(
+    num_simulations=4,
+    batch_size=16,
+    buffer_size=1_000,
+    learning_starts=16,
+    support_size=5,
+    unroll_steps=3,
+    td_steps=3,
+    policy_kwargs=dict(hidden_dim=16, net_arch=[16]),
+)
+
+
+def tiny(env: Any = "CartPole-v1", **kwargs: Any) -> MuZero:
+    return MuZero("MlpPolicy", env, **{"seed": 0, **TINY, **kwargs})
+
+
+class CountingCallback(BaseCallback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+        self.started = self.ended = False
+
+    def _on_training_start(self) -> None:
+        self.started = True
+
+    def _on_step(self) -> bool:
+        self.steps += 1
+        return True
+
+    def _on_training_end(self) -> None:
+        self.ended = True
+
+
+def test_learn_predict_and_callbacks() -> None:
+    model = tiny()
+    callback = CountingCallback()
+    assert model.learn(64, callback=callback) is model
+    assert model.num_timesteps == 64
+    assert callback.started and callback.ended and callback.steps == 64
+    assert model._n_updates > 0
+    obs, _ = gym.make("CartPole-v1").reset(seed=0)
+    action, state = model.predict(obs, deterministic=True)
+    assert state is None
+    assert np.shape(action) == () and model.action_space.contains(int(action))
+    actions, _ = model.predict(np.stack([obs] * 5))
+    assert actions.shape == (5,)
+
+
+def test_callback_can_stop_training() -> None:
+    class StopAt(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.num_timesteps < 10
+
+    model = tiny()
+    model.learn(200, callback=StopAt())
+    assert model.num_timesteps == 10
+
+
+def test_vec_env_is_searched_as_one_batch() -> None:
+    env = make_vec_env("CartPole-v1", n_envs=4, seed=0)
+    model = tiny(env)
+    model.learn(80)
+    assert model.num_timesteps == 80
+    assert len(model.replay_buffer) == 80
+
+
+def test_save_load_gives_identical_predictions(tmp_path: Path) -> None:
+    model = tiny()
+    model.learn(64)
+    observations = np.stack([gym.make("CartPole-v1").reset(seed=s)[0] for s in range(8)])
+    before, _ = model.predict(observations, deterministic=True)
+    model.save(tmp_path / "model")
+    assert (tmp_path / "model.zip").exists()
+    loaded = MuZero.load(tmp_path / "model", env=gym.make("CartPole-v1"))
+    after, _ = loaded.predict(observations, deterministic=True)
+    np.testing.assert_array_equal(before, after)
+    for key, value in model.policy.state_dict().items():
+        torch.testing.assert_close(loaded.policy.state_dict()[key], value)
+    assert loaded.num_simulations == 4 and loaded.support_size == 5
+    # Training goes on after loading, counting on from the saved step count.
+    loaded.learn(32, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 96
+
+
+def test_get_and_set_parameters() -> None:
+    model, other = tiny(), tiny(seed=1)
+    other.set_parameters(model.get_parameters())
+    for key, value in model.policy.state_dict().items():
+        torch.testing.assert_close(other.policy.state_dict()[key], value)
+
+
+def test_sb3_callbacks_progress_bar_and_tensorboard(tmp_path: Path) -> None:
+    eval_env = make_vec_env("CartPole-v1", n_envs=2, seed=5)
+    model = tiny(tensorboard_log=str(tmp_path / "tb"), verbose=1)
+    callbacks = [
+        EvalCallback(eval_env, eval_freq=32, n_eval_episodes=2, log_path=str(tmp_path / "eval")),
+        CheckpointCallback(save_freq=32, save_path=str(tmp_path / "ckpt"), name_prefix="mz"),
+    ]
+    model.learn(64, callback=callbacks, progress_bar=True)
+    assert (tmp_path / "eval" / "evaluations.npz").exists()
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "mz_32_steps.zip",
+        "mz_64_steps.zip",
+    ]
+    event_files = list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    assert event_files
+    mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=2)
+    assert mean > 0
+
+
+def test_set_env_and_continue() -> None:
+    model = tiny()
+    model.learn(32)
+    model.set_env(gym.make("CartPole-v1"))
+    model.learn(32, reset_num_timesteps=False)
+    assert model.num_timesteps == 64
+
+
+def test_learn_without_arguments_has_a_default_budget() -> None:
+    from muzero_gym.muzero import DEFAULT_TOTAL_TIMESTEPS
+
+    import inspect
+
+    default = inspect.signature(MuZero.learn).parameters["total_timesteps"].default
+    assert default == DEFAULT_TOTAL_TIMESTEPS > 0
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_unsupported_action_space_is_named() -> None:
+    with pytest.raises(ValueError, match="Box"):
+        MuZero("MlpPolicy", "Pendulum-v1")
+
+
+def test_unknown_policy_and_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="Unknown policy"):
+        MuZero("TransformerPolicy", "CartPole-v1")
+    with pytest.raises(ValueError, match="num_simulations"):
+        tiny(num_simulations=0)
+    with pytest.raises(ValueError, match="discount"):
+        tiny(discount=0.0)
+    with pytest.raises(ValueError, match="reanalyze_ratio"):
+        tiny(reanalyze_ratio=1.5)
+    with pytest.raises(ValueError, match="support_size"):
+        tiny(policy_kwargs=dict(support_size=3))
+
+
+def test_dict_observation_space_is_refused() -> None:
+    class DictEnv(gym.Env):
+        observation_space = spaces.Dict({"a": spaces.Box(0, 1, (2,))})
+        action_space = spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            return self.observation_space.sample(), {}
+
+        def step(self, action):
+            return self.observation_space.sample(), 0.0, True, False, {}
+
+    with pytest.raises(ValueError, match="Dict"):
+        MuZero("MlpPolicy", DictEnv())
+
+
+def test_predict_rejects_bad_observations() -> None:
+    model = tiny()
+    with pytest.raises(ValueError, match="shape"):
+        model.predict(np.zeros(5, dtype=np.float32))
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(np.array([0.0, np.nan, 0.0, 0.0], dtype=np.float32))
+    with pytest.raises(ValueError, match="inf"):
+        model.predict(np.array([[0.0, np.inf, 0.0, 0.0]], dtype=np.float32))
+    with pytest.raises(ValueError, match="tuple"):
+        model.predict(gym.make("CartPole-v1").reset(seed=0))
+    with pytest.raises(ValueError, match="action_masks"):
+        model.predict(np.zeros(4, dtype=np.float32), action_masks=np.ones(3, bool))
+
+
+def test_predict_respects_action_masks() -> None:
+    model = tiny()
+    obs = np.zeros((6, 4), dtype=np.float32)
+    masks = np.zeros((6, 2), bool)
+    masks[:3, 0] = True
+    masks[3:, 1] = True
+    for deterministic in (True, False):
+        actions, _ = model.predict(obs, action_masks=masks, deterministic=deterministic)
+        assert actions.tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_load_errors(tmp_path: Path) -> None:
+    model = tiny()
+    model.save(tmp_path / "good.zip")
+    with pytest.raises(ValueError, match="do not match|cannot load"):
+        MuZero.load(tmp_path / "good.zip", env=gym.make("Acrobot-v1"))
+    corrupt = tmp_path / "corrupt.zip"
+    corrupt.write_bytes(b"this is not a zip file")
+    with pytest.raises(ValueError, match="not a valid muzero-gym checkpoint"):
+        MuZero.load(corrupt)
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes((tmp_path / "good.zip").read_bytes()[:300])
+    with pytest.raises(ValueError):
+        MuZero.load(truncated)
+    with pytest.raises(FileNotFoundError):
+        MuZero.load(tmp_path / "missing")
+    # A zip that is not a model at all.
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    with pytest.raises(ValueError):
+        MuZero.load(tmp_path / "other.zip")
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch) -> None:
+    model = tiny()
+    path = tmp_path / "model.zip"
+    model.save(path)
+    original = path.read_bytes()
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    model.learn(32)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == original
+    assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]  # no temporary left over
+
+
+# ----------------------------------------------------------------------------- images
+class SideImageEnv(gym.Env):
+    """An 8x8 grey image with one bright pixel; say whether it is in the left (0) or right
+    (1) half. Reward 1 when right; 5 images per episode. Random play scores 2.5."""
+
+    observation_space = spaces.Box(0, 255, (8, 8, 1), np.uint8)
+    action_space = spaces.Discrete(2)
+
+    def _image(self) -> np.ndarray:
+        self.side = int(self.np_random.integers(2))
+        image = np.full((8, 8, 1), 40, np.uint8)
+        row = int(self.np_random.integers(8))
+        col = int(self.np_random.integers(4)) + 4 * self.side
+        image[row, col] = 255
+        return image
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._image(), {}
+
+    def step(self, action):
+        reward = float(int(action) == self.side)
+        self.t += 1
+        return self._image(), reward, self.t >= 5, False, {}
+
+
+def test_cnn_policy_learns_on_tiny_images() -> None:
+    torch.manual_seed(0)
+    env = make_vec_env(SideImageEnv, n_envs=4, seed=0)
+    model = MuZero(
+        "CnnPolicy", env, seed=0, num_simulations=4, batch_size=32, learning_starts=64,
+        support_size=3, unroll_steps=1, td_steps=1, discount=0.9, replay_ratio=0.5,
+        learning_rate=3e-3, temperature=1.0,
+        policy_kwargs=dict(channels=8, num_blocks=1, head_hidden=16),
+    )  # fmt: skip
+    model.learn(1_200)
+    mean, _ = evaluate_policy(model, make_vec_env(SideImageEnv, n_envs=4, seed=1), 20)
+    assert mean >= 4.5, f"CNN MuZero scored {mean} (random play: 2.5)"
+
+
+def test_cnn_policy_takes_channel_last_float_boards() -> None:
+    class BoardEnv(gym.Env):
+        observation_space = spaces.Box(0, 1, (6, 7, 2), np.float32)
+        action_space = spaces.Discrete(7)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return np.zeros((6, 7, 2), np.float32), {}
+
+        def step(self, action):
+            return np.zeros((6, 7, 2), np.float32), 0.0, True, False, {}
+
+    model = MuZero(
+        "CnnPolicy", BoardEnv(), num_simulations=2, batch_size=4, learning_starts=4,
+        support_size=2, policy_kwargs=dict(channels=4, head_hidden=8),
+    )  # fmt: skip
+    model.learn(16)
+    action, _ = model.predict(np.zeros((6, 7, 2), np.float32))
+    assert 0 <= int(action) < 7
