@@ -24,7 +24,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
-from benchmarks.zoo import load_hyperparams
+from benchmarks.zoo import load_hyperparams, parse_schedule
 from muzero_gym import MuZero
 
 
@@ -75,7 +75,7 @@ class ThresholdEval(BaseCallback):
 
 def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     run, hp = load_hyperparams("muzero", "CartPole-v1")
-    hp.update(json.loads(args.override))
+    hp.update({k: parse_schedule(v) for k, v in json.loads(args.override).items()})
     threshold = float(run.get("eval_threshold", 475))
     total = int(args.timesteps or run["n_timesteps"])
     eval_env = make_vec_env("CartPole-v1", n_envs=args.eval_episodes, seed=10_000 + seed)

@@ -16,6 +16,23 @@ HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 RUN_KEYS = ("n_timesteps", "policy", "n_envs", "env_wrapper", "eval_threshold")
 
 
+def parse_schedule(value: Any) -> Any:
+    """rl-zoo's ``"lin_0.003"``: a rate decaying linearly from 0.003 to 0 over training."""
+    if isinstance(value, str) and value.startswith("lin_"):
+        return LinearSchedule(float(value[len("lin_") :]))
+    return value
+
+
+class LinearSchedule:
+    """``start * progress_remaining`` (picklable, so saved models keep it)."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.start * progress_remaining
+
+
 def load_hyperparams(algo: str, env_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(run settings, algorithm kwargs)`` for ``algo`` on ``env_id``.
 
@@ -28,4 +45,4 @@ def load_hyperparams(algo: str, env_id: str) -> tuple[dict[str, Any], dict[str, 
         raise KeyError(f"{path} has no entry for {env_id!r}; it has {sorted(table)}")
     entry = dict(table[env_id])
     run = {key: entry.pop(key) for key in RUN_KEYS if key in entry}
-    return run, entry
+    return run, {key: parse_schedule(value) for key, value in entry.items()}
