@@ -9,6 +9,7 @@ This is the only module that steps environments, logs or calls callbacks; the se
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import pathlib
@@ -121,6 +122,9 @@ class MuZero(BaseAlgorithm):
         the latest network (MuZero Reanalyze); the rest use the stored search values
     :param reanalyze_policy: also recompute policy targets of reanalysed positions by a
         fresh search (costs ``unroll_steps + 1`` searches per reanalysed position)
+    :param target_update_interval: bootstrap the reanalysed values from a copy of the
+        networks refreshed every this many gradient steps (a target network, as in
+        EfficientZero); 0 uses the latest networks
     :param replay_ratio: gradient steps per environment transition
     :param learning_starts: transitions collected before training starts
     :param max_grad_norm: gradient clipping norm (``None``: no clipping)
@@ -165,6 +169,7 @@ class MuZero(BaseAlgorithm):
         priority_beta: float = 1.0,
         reanalyze_ratio: float = 1.0,
         reanalyze_policy: bool = False,
+        target_update_interval: int = 0,
         replay_ratio: float = 0.25,
         learning_starts: int = 1_000,
         max_grad_norm: float | None = 5.0,
@@ -240,6 +245,7 @@ class MuZero(BaseAlgorithm):
         self.priority_beta = priority_beta
         self.reanalyze_ratio = reanalyze_ratio
         self.reanalyze_policy = reanalyze_policy
+        self.target_update_interval = target_update_interval
         self.replay_ratio = replay_ratio
         self.learning_starts = learning_starts
         self.max_grad_norm = max_grad_norm
@@ -275,6 +281,11 @@ class MuZero(BaseAlgorithm):
         _check(
             0.0 <= self.reanalyze_ratio <= 1.0,
             f"reanalyze_ratio must be in [0, 1], got {self.reanalyze_ratio}",
+        )
+        _check(
+            isinstance(self.target_update_interval, (int, np.integer))
+            and self.target_update_interval >= 0,
+            f"target_update_interval must be an integer >= 0, got {self.target_update_interval!r}",
         )
         _check(self.replay_ratio > 0, f"replay_ratio must be > 0, got {self.replay_ratio}")
         _check(self.learning_starts >= 0, "learning_starts must be >= 0")
@@ -313,6 +324,10 @@ class MuZero(BaseAlgorithm):
             weight_decay=self.weight_decay,
             **self.policy_kwargs,
         ).to(self.device)
+        self.target_policy = self.policy
+        if self.target_update_interval > 0:
+            self.target_policy = copy.deepcopy(self.policy)
+            self.target_policy.set_training_mode(False)
         self.search_config = SearchConfig(
             num_simulations=self.num_simulations,
             discount=self.discount,
@@ -333,7 +348,18 @@ class MuZero(BaseAlgorithm):
         )
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "search_config", "_last_masks", "_last_to_play"]
+        return [
+            *super()._excluded_save_params(),
+            "search_config",
+            "target_policy",
+            "_last_masks",
+            "_last_to_play",
+        ]
+
+    def set_parameters(self, *args: Any, **kwargs: Any) -> None:
+        super().set_parameters(*args, **kwargs)
+        if self.target_policy is not self.policy:
+            self.target_policy.load_state_dict(self.policy.state_dict())
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
         wrapper = _game_wrapper(env)
@@ -543,7 +569,7 @@ class MuZero(BaseAlgorithm):
                 self.replay_buffer.observations[slots[has_slot]], device=self.device
             )
             with torch.no_grad():
-                fresh = self.policy.value_of(obs).cpu().numpy()
+                fresh = self.target_policy.value_of(obs).cpu().numpy()
             head = values[:rows]
             head[has_slot] = fresh
         if self.reanalyze_policy:
@@ -595,6 +621,9 @@ class MuZero(BaseAlgorithm):
             errors = np.abs(predicted.cpu().numpy() - targets[:, 0])
             self.replay_buffer.update_priorities(sample.slots, errors)
             self._n_updates += 1
+            interval = self.target_update_interval
+            if interval > 0 and self._n_updates % interval == 0:
+                self.target_policy.load_state_dict(self.policy.state_dict())
             self._train_infos.append(info)
 
     def _to_training_batch(self, sample: ReplaySample, targets: np.ndarray) -> TrainingBatch:
@@ -733,10 +762,11 @@ def _game_wrapper(env: Any) -> Callable[[Any], gym.Env] | None:
     if env is None or isinstance(env, (str, gym.Env, VecEnv)):
         return None
     try:
-        from muzero_gym.games import TurnBasedGymEnv, is_aec_env
+        from muzero_gym.games import TurnBasedGymEnv, is_pettingzoo_env
     except ImportError:
         return None
-    return TurnBasedGymEnv if is_aec_env(env) else None
+    # Parallel envs go there too: TurnBasedGymEnv refuses them with an error saying why.
+    return TurnBasedGymEnv if is_pettingzoo_env(env) else None
 
 
 def _is_game_env(env: VecEnv) -> bool:
