@@ -1,0 +1,48 @@
+"""Env wrappers the benchmark hyperparameter files name in ``env_wrapper``.
+
+env_wrapper: benchmarks.wrappers.FlattenMultiDiscreteAction
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+#: Largest joint action space we flatten: a Q-network head of this many outputs is still
+#: an ordinary DQN; beyond it, one output per joint action stops making sense.
+MAX_JOINT_ACTIONS = 1024
+
+
+class FlattenMultiDiscreteAction(gym.ActionWrapper):
+    """Turn ``MultiDiscrete(nvec)`` into ``Discrete(prod(nvec))``, so that DQN applies.
+
+    Joint action ``k`` is the mixed-radix number whose digits are the sub-actions, the first
+    sub-action the most significant (``np.unravel_index`` order). Traffic-v0's default 2x2
+    grid with two phases has 2^4 = 16 joint actions.
+
+    :param env: an env with a ``MultiDiscrete`` action space of at most
+        ``max_joint_actions`` joint actions
+    :param max_joint_actions: refuse larger joint spaces (the Q-head grows as their product)
+    """
+
+    def __init__(self, env: gym.Env, max_joint_actions: int = MAX_JOINT_ACTIONS) -> None:
+        super().__init__(env)
+        if not isinstance(env.action_space, spaces.MultiDiscrete):
+            raise TypeError(
+                f"FlattenMultiDiscreteAction needs a MultiDiscrete action space, "
+                f"got {env.action_space}"
+            )
+        self.nvec = tuple(int(n) for n in np.asarray(env.action_space.nvec).ravel())
+        joint = int(np.prod(self.nvec))
+        if joint > max_joint_actions:
+            raise ValueError(
+                f"{env.action_space} has {joint} joint actions, more than "
+                f"max_joint_actions={max_joint_actions}; flattening it is not sensible"
+            )
+        self.action_space = spaces.Discrete(joint)
+
+    def action(self, action: int | np.integer | np.ndarray) -> np.ndarray:
+        """Joint action index -> one sub-action per component, ``[len(nvec)]``."""
+        digits = np.unravel_index(int(action), self.nvec)
+        return np.array(digits, dtype=np.int64)
