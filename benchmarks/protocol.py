@@ -1,0 +1,386 @@
+"""What one benchmark run does: the same protocol for every algorithm.
+
+A run is one (env, algorithm, seed). A learner (MuZero, DQN, PPO) is built from its
+hyperparameter file (``benchmarks/hyperparams/<algo>.yml``) and trained on its own seeded
+envs; every ``eval_freq`` env steps it plays ``eval_episodes`` deterministic episodes on a
+separate VecEnv of as many envs (one episode each, so that MuZero searches them as one
+batch). The eval envs are reseeded before every evaluation, so each evaluation of a run
+sees the same start states, and every algorithm with the same seed sees the same ones.
+Training wall-clock excludes evaluation time. A scripted controller (Traffic-v0's
+fixed-time and max-pressure, RobotArm-v0's reach controller) is only evaluated.
+
+The result is a plain dict, saved as JSON by :mod:`benchmarks.run`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3 import DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
+
+from benchmarks.zoo import LinearSchedule, load_hyperparams
+from muzero_gym import MuZero
+
+
+@dataclass(frozen=True)
+class EnvDefaults:
+    """Per-env defaults of the harness (command-line flags override them)."""
+
+    timesteps: int  # training budget in env steps, the same for every algorithm
+    eval_freq: int  # env steps between evaluations
+    info_metric: str | None = None  # info key averaged over each eval episode, reported too
+
+
+# The CartPole-v1 budget covers the median steps to 475 measured for the zoo's PPO (12,288)
+# and DQN (16,384) and keeps the quick default (3 algorithms x 3 seeds) under 10 minutes.
+ENVS: dict[str, EnvDefaults] = {
+    "CartPole-v1": EnvDefaults(timesteps=20_000, eval_freq=1_000),
+    "Acrobot-v1": EnvDefaults(timesteps=100_000, eval_freq=5_000),
+    "Traffic-v0": EnvDefaults(timesteps=100_000, eval_freq=10_000, info_metric="mean_waiting_time"),
+    "RobotArm-v0": EnvDefaults(timesteps=300_000, eval_freq=20_000, info_metric="distance"),
+    "tic_tac_toe": EnvDefaults(timesteps=20_000, eval_freq=2_000),
+}
+
+LEARNERS: dict[str, type[BaseAlgorithm]] = {"muzero": MuZero, "dqn": DQN, "ppo": PPO}
+
+# Action spaces each learner accepts (what its constructor checks).
+ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
+    "muzero": (spaces.Discrete,),  # continuous and multi-discrete actions: not yet
+    "dqn": (spaces.Discrete,),
+    "ppo": (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Box),
+}
+
+
+def _fixed_time(env: gym.Env) -> Any:
+    from muzero_gym.envs.traffic import FixedTimeController
+
+    return FixedTimeController(env.unwrapped)
+
+
+def _max_pressure(env: gym.Env) -> Any:
+    from muzero_gym.envs.traffic import MaxPressureController
+
+    return MaxPressureController(env.unwrapped)
+
+
+def _reach(env: gym.Env) -> Any:
+    from muzero_gym.envs.robot_arm import ReachController
+
+    arm: Any = env.unwrapped  # RobotArmEnv
+    return ReachController(max_joint_speed=arm.max_joint_speed)
+
+
+# Scripted controllers: name -> (the env they are written for, factory from that env).
+CONTROLLERS: dict[str, tuple[str, Callable[[gym.Env], Any]]] = {
+    "fixed-time": ("Traffic-v0", _fixed_time),
+    "max-pressure": ("Traffic-v0", _max_pressure),
+    "scripted": ("RobotArm-v0", _reach),
+}
+
+# Two-player games are not Gymnasium envs; they need muzero_gym.games.
+GAMES = ("tic_tac_toe",)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: what to train (or evaluate), on what, with which seed and budget."""
+
+    env_id: str
+    algo: str
+    seed: int
+    timesteps: int
+    eval_freq: int
+    eval_episodes: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.env_id}__{self.algo}__seed{self.seed}"
+
+
+def why_not(env_id: str, algo: str) -> tuple[str, str] | None:
+    """``(status, reason)`` when ``algo`` cannot run on ``env_id`` here, else None.
+
+    The status is "not supported" (the algorithm cannot handle the env), "not supported yet"
+    (planned) or "not run" (no hyperparameters for the pair).
+    """
+    if algo in CONTROLLERS:
+        home = CONTROLLERS[algo][0]
+        return None if env_id == home else ("not supported", f"a controller for {home} only")
+    if env_id in GAMES:
+        if algo != "muzero":
+            return "not supported", "two-player board game; SB3's DQN/PPO play single-agent envs"
+        return "not supported yet", "the two-player game benchmark awaits muzero_gym.games"
+    try:
+        run, _ = load_hyperparams(algo, env_id)
+    except KeyError:
+        run = None
+    env = wrap(gym.make(env_id), run.get("env_wrapper") if run else None)
+    action_space = env.action_space
+    env.close()
+    if not isinstance(action_space, ACTION_SPACES[algo]):
+        accepted = ", ".join(space.__name__ for space in ACTION_SPACES[algo])
+        return "not supported", f"{type(action_space).__name__} action space ({algo}: {accepted})"
+    if run is None:
+        return "not run", f"no entry for {env_id} in benchmarks/hyperparams/{algo}.yml"
+    return None
+
+
+def _import(path: str) -> Any:
+    module, _, attribute = path.rpartition(".")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def wrap(env: gym.Env, env_wrapper: Any) -> gym.Env:
+    """Apply rl-zoo's ``env_wrapper``: a dotted path, or a list of paths / {path: kwargs}."""
+    if env_wrapper is None:
+        return env
+    for item in env_wrapper if isinstance(env_wrapper, list) else [env_wrapper]:
+        path, kwargs = next(iter(item.items())) if isinstance(item, dict) else (item, None)
+        env = _import(path)(env, **(kwargs or {}))
+    return env
+
+
+def make_envs(env_id: str, n_envs: int, seed: int, env_wrapper: Any = None) -> VecEnv:
+    """``n_envs`` Monitor-wrapped copies of ``env_id``, seeded ``seed, seed + 1, ...``."""
+    # render_mode=None: SB3 would ask for "rgb_array", which not every env offers.
+    return make_vec_env(
+        env_id,
+        n_envs=n_envs,
+        seed=seed,
+        env_kwargs={"render_mode": None},
+        wrapper_class=lambda env: wrap(env, env_wrapper),
+    )
+
+
+def eval_seed(seed: int) -> int:
+    """Seed of the first eval env of a run: far from the training envs' seeds."""
+    return 1_000_000 + 1_000 * seed
+
+
+def evaluate(policy: Any, eval_env: VecEnv, seed: int, info_metric: str | None) -> dict[str, Any]:
+    """One deterministic episode on each env of ``eval_env`` (seeded ``seed + i``).
+
+    :return: mean and std of the episode returns, and of ``info_metric`` averaged over each
+        episode's steps when it is given
+    """
+    n = eval_env.num_envs
+    metric_sum, metric_steps, finished = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+
+    def collect(local_vars: dict[str, Any], _globals: dict[str, Any]) -> None:
+        i = local_vars["i"]
+        if finished[i]:  # evaluate_policy keeps stepping envs that are done; ignore them
+            return
+        if info_metric is not None:
+            metric_sum[i] += float(local_vars["info"][info_metric])
+            metric_steps[i] += 1
+        finished[i] = bool(local_vars["done"])
+
+    eval_env.seed(seed)
+    returns, lengths = evaluate_policy(
+        policy,
+        eval_env,
+        n_eval_episodes=n,
+        deterministic=True,
+        return_episode_rewards=True,
+        callback=collect,
+    )
+    point: dict[str, Any] = {
+        "mean": float(np.mean(returns)),
+        "std": float(np.std(returns)),
+        "mean_length": float(np.mean(lengths)),
+    }
+    if info_metric is not None:
+        per_episode = metric_sum / np.maximum(metric_steps, 1)
+        point[info_metric] = float(np.mean(per_episode))
+    return point
+
+
+class EvalAndStop(BaseCallback):
+    """Evaluates every ``eval_freq`` env steps and stops training after ``budget`` steps.
+
+    Training time is measured from the start of ``learn`` with evaluation time taken out.
+
+    :param run_evaluation: plays the evaluation episodes, returns :func:`evaluate`'s dict
+    :param report: called with the env steps done after each evaluation (progress display)
+    """
+
+    def __init__(
+        self,
+        run_evaluation: Callable[[], dict[str, Any]],
+        eval_freq: int,
+        budget: int,
+        report: Callable[[int], None],
+    ) -> None:
+        super().__init__()
+        self.run_evaluation = run_evaluation
+        self.eval_freq = eval_freq
+        self.budget = budget
+        self.report = report
+        self.curve: list[dict[str, Any]] = []
+        self.next_eval = eval_freq
+        self.start = time.perf_counter()
+        self.eval_seconds = 0.0
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+
+    def train_seconds(self) -> float:
+        return time.perf_counter() - self.start - self.eval_seconds
+
+    def evaluate_now(self) -> None:
+        began = time.perf_counter()
+        point = {
+            "steps": self.num_timesteps,
+            "train_seconds": began - self.start - self.eval_seconds,
+            **self.run_evaluation(),
+        }
+        self.eval_seconds += time.perf_counter() - began
+        self.curve.append(point)
+        self.report(self.num_timesteps)
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_eval:
+            while self.next_eval <= self.num_timesteps:
+                self.next_eval += self.eval_freq
+            self.evaluate_now()
+        return self.num_timesteps < self.budget
+
+
+def describe(value: Any) -> Any:
+    """Hyperparameter values as the file writes them (for the JSON record)."""
+    if isinstance(value, LinearSchedule):
+        return f"lin_{value.start}"
+    if isinstance(value, dict):
+        return {key: describe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [describe(item) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def settings(spec: RunSpec) -> dict[str, Any]:
+    """Everything that determines a run's result; a saved run with other settings is redone."""
+    record: dict[str, Any] = asdict(spec)
+    if spec.algo in LEARNERS:
+        run, hyperparameters = load_hyperparams(spec.algo, spec.env_id)
+        record["run_settings"] = describe(run)
+        record["hyperparameters"] = describe(hyperparameters)
+    return record
+
+
+def machine() -> dict[str, Any]:
+    """Versions and CPU count, so that a saved result says where it was measured."""
+    import platform
+
+    import stable_baselines3
+    import torch
+
+    import muzero_gym
+
+    return {
+        "muzero_gym": muzero_gym.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def threshold_of(env_id: str) -> float | None:
+    """Gymnasium's ``reward_threshold`` of the env (CartPole-v1: 475), if it has one."""
+    return gym.spec(env_id).reward_threshold if env_id in gym.registry else None
+
+
+def train_learner(spec: RunSpec, report: Callable[[int], None]) -> dict[str, Any]:
+    """Train ``spec.algo`` for ``spec.timesteps`` env steps, evaluating along the way.
+
+    Schedules (learning rate, exploration, temperature) keep the tuned horizon
+    ``n_timesteps`` of the hyperparameter file when it is longer than the budget, so a short
+    budget watches the beginning of the tuned run instead of squeezing its schedules.
+    """
+    run, hyperparameters = load_hyperparams(spec.algo, spec.env_id)
+    normalize = bool(hyperparameters.pop("normalize", run.get("normalize", False)))
+    env_wrapper = run.get("env_wrapper")
+    info_metric = ENVS[spec.env_id].info_metric if spec.env_id in ENVS else None
+
+    env = make_envs(spec.env_id, int(run.get("n_envs", 1)), spec.seed, env_wrapper)
+    eval_env = make_envs(spec.env_id, spec.eval_episodes, 0, env_wrapper)
+    if normalize:  # rl-zoo's "normalize: true"; evaluation uses the training statistics
+        env = VecNormalize(env)
+        eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
+    model = LEARNERS[spec.algo](
+        run.get("policy", "MlpPolicy"), env, seed=spec.seed, device="cpu", **hyperparameters
+    )
+
+    def run_evaluation() -> dict[str, Any]:
+        if normalize:
+            sync_envs_normalization(env, eval_env)
+        return evaluate(model, eval_env, eval_seed(spec.seed), info_metric)
+
+    callback = EvalAndStop(run_evaluation, spec.eval_freq, spec.timesteps, report)
+    horizon = max(spec.timesteps, int(run.get("n_timesteps", 0)))
+    model.learn(total_timesteps=horizon, callback=callback)
+    train_seconds = callback.train_seconds()
+    if not callback.curve or callback.curve[-1]["steps"] != model.num_timesteps:
+        callback.evaluate_now()
+    env.close()
+    eval_env.close()
+
+    threshold = threshold_of(spec.env_id)
+    reached = next(
+        (p for p in callback.curve if threshold is not None and p["mean"] >= threshold), None
+    )
+    return {
+        "threshold": threshold,
+        "steps_to_threshold": reached["steps"] if reached else None,
+        "seconds_to_threshold": reached["train_seconds"] if reached else None,
+        "final": callback.curve[-1],
+        "env_steps": model.num_timesteps,
+        "train_seconds": train_seconds,
+        "eval_seconds": callback.eval_seconds,
+        "throughput": model.num_timesteps / train_seconds,
+        "curve": callback.curve,
+    }
+
+
+def evaluate_controller(spec: RunSpec) -> dict[str, Any]:
+    """Play ``spec.eval_episodes`` episodes with a scripted controller (nothing to train)."""
+    env_id, factory = CONTROLLERS[spec.algo]
+    probe = gym.make(env_id)
+    controller = factory(probe)
+    probe.close()
+    info_metric = ENVS[env_id].info_metric if env_id in ENVS else None
+    eval_env = make_envs(env_id, spec.eval_episodes, 0)
+    began = time.perf_counter()
+    point = {
+        "steps": 0,
+        "train_seconds": 0.0,
+        **evaluate(controller, eval_env, eval_seed(spec.seed), info_metric),
+    }
+    eval_env.close()
+    return {
+        "threshold": threshold_of(env_id),
+        "steps_to_threshold": None,
+        "seconds_to_threshold": None,
+        "final": point,
+        "env_steps": 0,
+        "train_seconds": 0.0,
+        "eval_seconds": time.perf_counter() - began,
+        "throughput": None,
+        "curve": [point],
+    }

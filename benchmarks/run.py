@@ -1,0 +1,278 @@
+"""Benchmark MuZero against SB3's DQN and PPO: envs x algorithms x seeds -> JSON, table, plot.
+
+    python -m benchmarks                      # quick default: CartPole-v1, muzero dqn ppo, 3 seeds
+    python -m benchmarks --envs Traffic-v0 --seeds 0 1 2 3 4 --out bench_out/traffic
+    python -m benchmarks.summarize --out bench_out/benchmark    # table and plot again
+
+Every run (env, algorithm, seed) follows :mod:`benchmarks.protocol` and is saved as
+``OUT/runs/<env>__<algo>__seed<s>.json`` when it finishes; starting the same command again
+skips the runs already saved with the same settings, so an interrupted benchmark resumes.
+Pairs that cannot run (an action space the algorithm does not handle, no hyperparameters)
+are saved and reported as "not supported". At the end ``OUT/summary.md`` and
+``OUT/curves.png`` are written from the saved files.
+
+Runs go in parallel, ``--jobs`` at a time, one process and one torch thread each, the
+slowest (MuZero) first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import queue
+import sys
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from benchmarks import protocol, summarize
+from benchmarks.protocol import CONTROLLERS, ENVS, LEARNERS, RunSpec
+
+DEFAULT_OUT = Path("bench_out/benchmark")
+# Slowest first, so that the parallel runs finish together.
+ALGO_ORDER = ("muzero", "ppo", "dqn", *CONTROLLERS)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    budgets = ", ".join(
+        f"{env} {d.timesteps:,} (eval every {d.eval_freq:,})" for env, d in ENVS.items()
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=(
+            "Benchmark MuZero against SB3's DQN and PPO with the same budgets and the same "
+            "evaluation. The default (CartPole-v1; muzero, dqn, ppo; seeds 0 1 2; "
+            "20,000 env steps each) takes about 10 minutes on 2 cores."
+        ),
+    )
+    parser.add_argument(
+        "--envs",
+        nargs="+",
+        default=["CartPole-v1"],
+        help=f"env ids, or 'all' ({', '.join(ENVS)}); default: CartPole-v1",
+    )
+    parser.add_argument(
+        "--algos",
+        nargs="+",
+        default=["muzero", "dqn", "ppo", "baselines"],
+        help=f"algorithms among {', '.join([*LEARNERS, *CONTROLLERS])}; "
+        "'baselines' = the scripted controllers of each env; "
+        "default: muzero dqn ppo baselines",
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per seed; default: 0 1 2"
+    )
+    parser.add_argument(
+        "--timesteps",
+        type=int,
+        default=None,
+        help=f"training budget in env steps for every algorithm; per-env "
+        f"default: {budgets}. Schedules keep the tuned horizon of the "
+        "hyperparameter file when it is longer than the budget",
+    )
+    parser.add_argument(
+        "--eval-freq",
+        type=int,
+        default=None,
+        help="env steps between evaluations (default: per env, see above)",
+    )
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=10,
+        help="deterministic episodes per evaluation, one per eval env; default: 10",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder; default: {DEFAULT_OUT}"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="runs in parallel, one process each; default: the CPU count",
+    )
+    args = parser.parse_args(argv)
+    if args.envs == ["all"]:
+        args.envs = list(ENVS)
+    for env_id in args.envs:
+        if env_id not in ENVS:
+            parser.error(f"unknown env {env_id!r}; choose from {', '.join(ENVS)} or 'all'")
+    for algo in args.algos:
+        if algo not in (*LEARNERS, *CONTROLLERS, "baselines"):
+            parser.error(f"unknown algorithm {algo!r}")
+    for name in ("timesteps", "eval_freq", "eval_episodes", "jobs"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    return args
+
+
+def plan(args: argparse.Namespace) -> tuple[list[RunSpec], list[dict[str, Any]]]:
+    """The runs to do (slowest algorithm first) and the pairs that are not supported."""
+    runs: list[RunSpec] = []
+    unsupported: list[dict[str, Any]] = []
+    for env_id in args.envs:
+        defaults = ENVS[env_id]
+        algos: list[str] = []
+        for algo in args.algos:
+            if algo == "baselines":  # expands to this env's controllers, if it has any
+                algos += [name for name, (home, _) in CONTROLLERS.items() if home == env_id]
+            elif algo not in algos:
+                algos.append(algo)
+        for algo in algos:
+            refusal = protocol.why_not(env_id, algo)
+            if refusal is not None:
+                status, reason = refusal
+                unsupported.append(
+                    {"env_id": env_id, "algo": algo, "status": status, "reason": reason}
+                )
+                continue
+            for seed in args.seeds:
+                runs.append(
+                    RunSpec(
+                        env_id=env_id,
+                        algo=algo,
+                        seed=seed,
+                        timesteps=args.timesteps or defaults.timesteps,
+                        eval_freq=args.eval_freq or defaults.eval_freq,
+                        eval_episodes=args.eval_episodes,
+                    )
+                )
+    runs.sort(key=lambda r: ALGO_ORDER.index(r.algo))  # stable: envs and seeds keep order
+    return runs, unsupported
+
+
+def result_path(out: Path, name: str) -> Path:
+    return out / "runs" / f"{name}.json"
+
+
+def write_json(path: Path, record: dict[str, Any]) -> None:
+    """Write atomically, so that an interrupted run never leaves a half file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(record, indent=1))
+    partial.replace(path)
+
+
+def is_finished(out: Path, spec: RunSpec) -> bool:
+    """A saved, completed run with the same settings (budget, evaluation, hyperparameters)."""
+    path = result_path(out, spec.name)
+    if not path.exists():
+        return False
+    saved = json.loads(path.read_text())
+    return saved.get("status") == "done" and saved.get("settings") == protocol.settings(spec)
+
+
+def execute(spec: RunSpec, out: Path, updates: Any) -> str:
+    """Worker: one run, saved to its JSON file. Returns the run's name."""
+    import torch
+
+    torch.set_num_threads(1)  # one core per run; parallelism comes from --jobs
+
+    def report(steps: int) -> None:
+        updates.put((spec.name, steps))
+
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if spec.algo in LEARNERS:
+        result = protocol.train_learner(spec, report)
+    else:
+        result = protocol.evaluate_controller(spec)
+    record = {
+        "env_id": spec.env_id,
+        "algo": spec.algo,
+        "seed": spec.seed,
+        "status": "done",
+        "started": started,
+        "machine": protocol.machine(),
+        "settings": protocol.settings(spec),
+        **result,
+    }
+    write_json(result_path(out, spec.name), record)
+    return spec.name
+
+
+def run_all(runs: list[RunSpec], out: Path, jobs: int) -> list[str]:
+    """Run ``runs`` in ``jobs`` processes with a progress bar; returns the failures."""
+    context = multiprocessing.get_context("spawn")  # clean processes: no forked torch state
+    failures: list[str] = []
+    with (
+        context.Manager() as manager,
+        Progress(
+            TextColumn("[bold]runs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+        ) as progress,
+        ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool,
+    ):
+        updates = manager.Queue()
+        bar = progress.add_task("", total=len(runs))
+        pending = list(runs)
+        running: dict[Future[str], RunSpec] = {}
+        steps: dict[str, int] = {}
+        while pending or running:
+            while pending and len(running) < jobs:  # as many in flight as there are workers
+                spec = pending.pop(0)
+                running[pool.submit(execute, spec, out, updates)] = spec
+                steps[spec.name] = 0
+            done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                spec = running.pop(future)
+                try:
+                    future.result()
+                except Exception:  # a failed run is reported, the others go on
+                    failures.append(f"{spec.name}:\n{traceback.format_exc()}")
+                    progress.console.print(f"[red]failed[/red] {spec.name}")
+                progress.advance(bar)
+            while True:
+                try:
+                    name, count = updates.get_nowait()
+                except queue.Empty:
+                    break
+                steps[name] = count
+            progress.update(
+                bar,
+                description="running: "
+                + ", ".join(
+                    f"{s.algo} {s.env_id} seed {s.seed} ({steps[s.name]:,}/{s.timesteps:,})"
+                    if s.algo in LEARNERS
+                    else f"{s.algo} {s.env_id} seed {s.seed}"
+                    for s in running.values()
+                ),
+            )
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    runs, unsupported = plan(args)
+    for record in unsupported:
+        write_json(result_path(args.out, f"{record['env_id']}__{record['algo']}"), record)
+        print(f"{record['status']}: {record['algo']} on {record['env_id']}: {record['reason']}")
+    todo = [spec for spec in runs if not is_finished(args.out, spec)]
+    if len(todo) < len(runs):
+        print(
+            f"resuming: {len(runs) - len(todo)} of {len(runs)} runs already saved in "
+            f"{args.out / 'runs'}"
+        )
+    began = time.perf_counter()
+    failures = run_all(todo, args.out, args.jobs) if todo else []
+    print(f"{len(todo) - len(failures)} runs done in {time.perf_counter() - began:.0f} s")
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    table, figure = summarize.write_summary(args.out)
+    print(table)
+    print(f"wrote {args.out / 'summary.md'} and {figure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
