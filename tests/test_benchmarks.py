@@ -1,0 +1,163 @@
+"""The benchmark harness: files per run, resuming, "not supported" pairs, table and plot.
+
+Tiny budgets: two CartPole runs of 64 env steps each (MuZero and PPO), in two processes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from benchmarks import run, summarize
+from benchmarks.wrappers import FlattenMultiDiscreteAction
+from muzero_gym import cli
+
+TINY = [
+    "--envs",
+    "CartPole-v1",
+    "--algos",
+    "muzero",
+    "ppo",
+    "--seeds",
+    "0",
+    "--timesteps",
+    "64",
+    "--eval-freq",
+    "32",
+    "--eval-episodes",
+    "2",
+    "--jobs",
+    "2",
+]
+
+
+def test_tiny_benchmark_writes_files_and_resumes(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench"
+    assert run.main([*TINY, "--out", str(out)]) == 0
+    files = sorted(p.name for p in (out / "runs").glob("*.json"))
+    assert files == ["CartPole-v1__muzero__seed0.json", "CartPole-v1__ppo__seed0.json"]
+    for name in files:
+        record = json.loads((out / "runs" / name).read_text())
+        assert record["status"] == "done"
+        assert record["env_steps"] >= 64
+        assert [point["steps"] for point in record["curve"]] == [32, 64]
+        assert record["threshold"] == 475
+        assert record["train_seconds"] > 0 and record["throughput"] > 0
+        assert {"mean", "std", "train_seconds", "steps"} <= set(record["final"])
+    assert "| muzero | 1 |" in (out / "summary.md").read_text()
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Interrupted: one run's file is missing. Only that run is done again.
+    kept = out / "runs" / "CartPole-v1__muzero__seed0.json"
+    kept_before = kept.read_text()
+    (out / "runs" / "CartPole-v1__ppo__seed0.json").unlink()
+    capsys.readouterr()
+    assert run.main([*TINY, "--out", str(out)]) == 0
+    assert "resuming: 1 of 2 runs already saved" in capsys.readouterr().out
+    assert kept.read_text() == kept_before
+    assert (out / "runs" / "CartPole-v1__ppo__seed0.json").exists()
+
+
+def test_unsupported_pairs_are_reported_not_skipped(tmp_path: Path) -> None:
+    args = run.parse_args(
+        [
+            "--envs",
+            "Traffic-v0",
+            "tic_tac_toe",
+            "--algos",
+            "muzero",
+            "dqn",
+            "baselines",
+            "--seeds",
+            "0",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    runs, refused = run.plan(args)
+    assert {(r.algo, r.seed) for r in runs} == {
+        (algo, seed) for algo in ("dqn", "fixed-time", "max-pressure") for seed in (0, 1)
+    }
+    reasons = {(r["env_id"], r["algo"]): (r["status"], r["reason"]) for r in refused}
+    assert reasons[("Traffic-v0", "muzero")][0] == "not supported"
+    assert "MultiDiscrete" in reasons[("Traffic-v0", "muzero")][1]
+    assert reasons[("tic_tac_toe", "dqn")][0] == "not supported"
+    assert ("tic_tac_toe", "muzero") in reasons
+
+
+def _record(algo: str, seed: int, steps_to: int | None, final: float) -> dict:
+    curve = [
+        {"steps": s, "train_seconds": s / 100, "mean": final * s / 3000, "std": 1.0}
+        for s in (1000, 2000, 3000)
+    ]
+    return {
+        "env_id": "CartPole-v1",
+        "algo": algo,
+        "seed": seed,
+        "status": "done",
+        "settings": {"timesteps": 3000, "eval_freq": 1000, "eval_episodes": 10},
+        "threshold": 475.0,
+        "steps_to_threshold": steps_to,
+        "seconds_to_threshold": None if steps_to is None else steps_to / 100,
+        "final": curve[-1],
+        "env_steps": 3000,
+        "train_seconds": 30.0,
+        "throughput": 100.0,
+        "curve": curve,
+    }
+
+
+def test_summary_and_plot_from_saved_files(tmp_path: Path) -> None:
+    records = [
+        _record("muzero", 0, 1000, 500.0),
+        _record("muzero", 1, 3000, 480.0),
+        _record("muzero", 2, None, 300.0),
+        _record("dqn", 0, None, 100.0),
+        {
+            "env_id": "CartPole-v1",
+            "algo": "max-pressure",
+            "status": "not supported",
+            "reason": "a controller for Traffic-v0 only",
+        },
+    ]
+    (tmp_path / "runs").mkdir()
+    for i, record in enumerate(records):
+        run.write_json(tmp_path / "runs" / f"{i}.json", record)
+    summarize.main(["--out", str(tmp_path)])
+    table = (tmp_path / "summary.md").read_text()
+    # Median over seeds with a never-reached seed counted as infinite: 3,000 for MuZero.
+    assert "| muzero | 3 | 2/3 | 3,000 | 30.0 | 426.7 ± 110.2 | 100 |" in table
+    assert "| dqn | 1 | 0/1 | not reached | not reached |" in table
+    assert "| max-pressure | not supported: a controller for Traffic-v0 only |" in table
+    assert table.index("| muzero") < table.index("| dqn") < table.index("| max-pressure")
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_flatten_multidiscrete_wrapper_round_trip() -> None:
+    env = FlattenMultiDiscreteAction(gym.make("Traffic-v0"))
+    assert env.action_space == gym.spaces.Discrete(16)
+    decoded = {tuple(env.action(k)) for k in range(16)}
+    assert len(decoded) == 16 and all(
+        env.unwrapped.action_space.contains(np.array(a)) for a in decoded
+    )
+    assert tuple(env.action(1)) == (0, 0, 0, 1)
+    with pytest.raises(ValueError, match="joint actions"):
+        FlattenMultiDiscreteAction(gym.make("Traffic-v0", num_intersections=16))
+
+
+def test_cli_finds_the_harness_or_says_why(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # outside the checkout: found next to an editable install
+    if cli.find_repository() is None:
+        pytest.skip("muzero_gym is not an editable install of this checkout")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "--help"])
+    assert exit_info.value.code == 0
+    assert "--jobs" in capsys.readouterr().out
+    monkeypatch.setattr(cli, "find_repository", lambda: None)
+    assert cli.main(["bench"]) == 2
+    assert "benchmarks/ of a muzero-gym checkout" in capsys.readouterr().err
