@@ -7,7 +7,9 @@ separate VecEnv of as many envs (one episode each, so that MuZero searches them 
 batch). The eval envs are reseeded before every evaluation, so each evaluation of a run
 sees the same start states, and every algorithm with the same seed sees the same ones.
 Training wall-clock excludes evaluation time. A scripted controller (Traffic-v0's
-fixed-time and max-pressure, RobotArm-v0's reach controller) is only evaluated.
+fixed-time and max-pressure, RobotArm-v0's reach controller) is only evaluated. A two-player
+game (tic_tac_toe) is evaluated by ``eval_episodes`` games against OpenSpiel's MCTSBot,
+seats alternating; its "return" is the mean outcome (+1 win, 0 draw, -1 loss).
 
 The result is a plain dict, saved as JSON by :mod:`benchmarks.run`.
 """
@@ -90,8 +92,10 @@ CONTROLLERS: dict[str, tuple[str, Callable[[gym.Env], Any]]] = {
     "scripted": ("RobotArm-v0", _reach),
 }
 
-# Two-player games are not Gymnasium envs; they need muzero_gym.games.
+# Two-player OpenSpiel games (through muzero_gym.games), evaluated by matches against
+# OpenSpiel's MCTSBot with the simulations of OpenSpiel's examples/mcts.py.
 GAMES = ("tic_tac_toe",)
+MCTS_BOT_SIMULATIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -119,15 +123,14 @@ def why_not(env_id: str, algo: str) -> tuple[str, str] | None:
     if algo in CONTROLLERS:
         home = CONTROLLERS[algo][0]
         return None if env_id == home else ("not supported", f"a controller for {home} only")
-    if env_id in GAMES:
-        if algo != "muzero":
-            return "not supported", "two-player board game; SB3's DQN/PPO play single-agent envs"
-        return "not supported yet", "the two-player game benchmark awaits muzero_gym.games"
+    if env_id in GAMES and algo != "muzero":
+        return "not supported", "two-player board game; SB3's DQN/PPO play single-agent envs"
     try:
         run, _ = load_hyperparams(algo, env_id)
     except KeyError:
         run = None
-    env = wrap(gym.make(env_id), run.get("env_wrapper") if run else None)
+    env = make_game(env_id) if env_id in GAMES else gym.make(env_id)
+    env = wrap(env, run.get("env_wrapper") if run else None)
     action_space = env.action_space
     env.close()
     if not isinstance(action_space, ACTION_SPACES[algo]):
@@ -163,6 +166,29 @@ def make_envs(env_id: str, n_envs: int, seed: int, env_wrapper: Any = None) -> V
         env_kwargs={"render_mode": None},
         wrapper_class=lambda env: wrap(env, env_wrapper),
     )
+
+
+def make_game(name: str) -> gym.Env:
+    """An OpenSpiel game as a Gymnasium env seen by the player to move."""
+    from muzero_gym.games import TurnBasedGymEnv, openspiel_env
+
+    return TurnBasedGymEnv(openspiel_env(name))
+
+
+def play_against_mcts(model: Any, game: str, n_games: int, seed: int) -> dict[str, Any]:
+    """``n_games`` deterministic games against MCTSBot, seats alternating; +1 / 0 / -1 each."""
+    from muzero_gym.games import MCTSBotAgent, play_games
+
+    bot = MCTSBotAgent(game, num_simulations=MCTS_BOT_SIMULATIONS, seed=seed)
+    results = play_games(model, bot, game, n_games, seed=seed)
+    return {
+        "mean": float(np.mean(results.outcomes)),
+        "std": float(np.std(results.outcomes)),
+        "wins": results.wins,
+        "draws": results.draws,
+        "losses": results.losses,
+        "opponent": results.opponent_name,
+    }
 
 
 def eval_seed(seed: int) -> int:
@@ -318,8 +344,13 @@ def train_learner(spec: RunSpec, report: Callable[[int], None]) -> dict[str, Any
     env_wrapper = run.get("env_wrapper")
     info_metric = ENVS[spec.env_id].info_metric if spec.env_id in ENVS else None
 
-    env = make_envs(spec.env_id, int(run.get("n_envs", 1)), spec.seed, env_wrapper)
-    eval_env = make_envs(spec.env_id, spec.eval_episodes, 0, env_wrapper)
+    n_envs = int(run.get("n_envs", 1))
+    game = spec.env_id if spec.env_id in GAMES else None
+    if game is not None:
+        env = make_vec_env(lambda: make_game(game), n_envs=n_envs, seed=spec.seed)
+    else:
+        env = make_envs(spec.env_id, n_envs, spec.seed, env_wrapper)
+        eval_env = make_envs(spec.env_id, spec.eval_episodes, 0, env_wrapper)
     if normalize:  # rl-zoo's "normalize: true"; evaluation uses the training statistics
         env = VecNormalize(env)
         eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
@@ -328,6 +359,8 @@ def train_learner(spec: RunSpec, report: Callable[[int], None]) -> dict[str, Any
     )
 
     def run_evaluation() -> dict[str, Any]:
+        if game is not None:
+            return play_against_mcts(model, game, spec.eval_episodes, eval_seed(spec.seed))
         if normalize:
             sync_envs_normalization(env, eval_env)
         return evaluate(model, eval_env, eval_seed(spec.seed), info_metric)
@@ -339,7 +372,8 @@ def train_learner(spec: RunSpec, report: Callable[[int], None]) -> dict[str, Any
     if not callback.curve or callback.curve[-1]["steps"] != model.num_timesteps:
         callback.evaluate_now()
     env.close()
-    eval_env.close()
+    if game is None:
+        eval_env.close()
 
     threshold = threshold_of(spec.env_id)
     reached = next(

@@ -73,6 +73,7 @@ def env_table(env_id: str, by_algo: dict[str, list[dict[str, Any]]]) -> str:
     done = [r for runs in by_algo.values() for r in runs if r["status"] == "done"]
     threshold = next((r["threshold"] for r in done if r["threshold"] is not None), None)
     metrics = sorted({key for r in done for key in r["final"] if key in METRIC_LABELS})
+    opponent = next((r["final"]["opponent"] for r in done if "opponent" in r["final"]), None)
     lines = [f"### {env_id}", ""]
     if done:
         budgets = sorted({r["settings"]["timesteps"] for r in done if r["env_steps"]})
@@ -99,6 +100,8 @@ def env_table(env_id: str, by_algo: dict[str, list[dict[str, Any]]]) -> str:
         "training steps/s",
         *(METRIC_LABELS[m] for m in metrics),
     ]
+    if opponent is not None:  # a game: the last match of every seed, added up
+        header.append(f"wins / draws / losses vs {opponent}")
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for algo, runs in by_algo.items():
         if runs[0]["status"] != "done":  # one record for the pair, no seeds
@@ -122,6 +125,12 @@ def env_table(env_id: str, by_algo: dict[str, list[dict[str, Any]]]) -> str:
             f"{statistics.mean(r['throughput'] for r in runs):,.0f}" if trained else "-",
             *(_plus_minus([r["final"][m] for r in runs], 2) for m in metrics),
         ]
+        if opponent is not None:
+            cells.append(
+                " / ".join(
+                    str(sum(r["final"][k] for r in runs)) for k in ("wins", "draws", "losses")
+                )
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

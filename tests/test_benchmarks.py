@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from benchmarks import run, summarize
+from benchmarks import protocol, run, summarize
 from benchmarks.wrappers import FlattenMultiDiscreteAction
 from muzero_gym import cli
 
@@ -161,3 +161,14 @@ def test_cli_finds_the_harness_or_says_why(tmp_path: Path, monkeypatch, capsys) 
     monkeypatch.setattr(cli, "find_repository", lambda: None)
     assert cli.main(["bench"]) == 2
     assert "benchmarks/ of a muzero-gym checkout" in capsys.readouterr().err
+
+
+def test_a_game_run_reports_its_match_against_mcts(monkeypatch) -> None:
+    tiny = {"num_simulations": 4, "batch_size": 16, "learning_starts": 32, "support_size": 3}
+    monkeypatch.setattr(protocol, "load_hyperparams", lambda algo, env: ({"n_envs": 2}, tiny))
+    spec = protocol.RunSpec("tic_tac_toe", "muzero", 0, timesteps=64, eval_freq=64, eval_episodes=2)
+    result = protocol.train_learner(spec, report=lambda steps: None)
+    final = result["final"]
+    assert final["wins"] + final["draws"] + final["losses"] == 2
+    assert final["opponent"] == f"MCTSBot({protocol.MCTS_BOT_SIMULATIONS})"
+    assert result["threshold"] is None and result["env_steps"] == 64
