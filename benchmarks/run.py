@@ -21,12 +21,12 @@ import argparse
 import json
 import multiprocessing
 import os
-import queue
+import signal
 import sys
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import datetime, timezone
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -198,56 +198,55 @@ def execute(spec: RunSpec, out: Path, updates: Any) -> str:
     return spec.name
 
 
+def ignore_ctrl_c() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them all (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def label(spec: RunSpec, steps: int) -> str:
+    """What the progress bar shows of a run in flight."""
+    text = f"{spec.algo} {spec.env_id} seed {spec.seed}"
+    return text + (f" ({steps:,}/{spec.timesteps:,} steps)" if spec.algo in LEARNERS else "")
+
+
 def run_all(runs: list[RunSpec], out: Path, jobs: int) -> list[str]:
     """Run ``runs`` in ``jobs`` processes with a progress bar; returns the failures."""
     context = multiprocessing.get_context("spawn")  # clean processes: no forked torch state
     failures: list[str] = []
-    with (
-        context.Manager() as manager,
-        Progress(
-            TextColumn("[bold]runs"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-        ) as progress,
-        ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool,
-    ):
-        updates = manager.Queue()
-        bar = progress.add_task("", total=len(runs))
+    columns = (TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with context.Manager() as manager, Progress(*columns, TextColumn("{task.description}")) as bar:
+        updates = manager.Queue()  # (run name, env steps done) from the workers
+        task = bar.add_task("", total=len(runs))
         pending = list(runs)
-        running: dict[Future[str], RunSpec] = {}
+        running: dict[str, tuple[RunSpec, AsyncResult[str]]] = {}
         steps: dict[str, int] = {}
-        while pending or running:
-            while pending and len(running) < jobs:  # as many in flight as there are workers
-                spec = pending.pop(0)
-                running[pool.submit(execute, spec, out, updates)] = spec
-                steps[spec.name] = 0
-            done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in done:
-                spec = running.pop(future)
-                try:
-                    future.result()
-                except Exception:  # a failed run is reported, the others go on
-                    failures.append(f"{spec.name}:\n{traceback.format_exc()}")
-                    progress.console.print(f"[red]failed[/red] {spec.name}")
-                progress.advance(bar)
-            while True:
-                try:
-                    name, count = updates.get_nowait()
-                except queue.Empty:
-                    break
-                steps[name] = count
-            progress.update(
-                bar,
-                description="running: "
-                + ", ".join(
-                    f"{s.algo} {s.env_id} seed {s.seed} ({steps[s.name]:,}/{s.timesteps:,})"
-                    if s.algo in LEARNERS
-                    else f"{s.algo} {s.env_id} seed {s.seed}"
-                    for s in running.values()
-                ),
-            )
+        pool = context.Pool(processes=jobs, initializer=ignore_ctrl_c)
+        try:
+            while pending or running:
+                while pending and len(running) < jobs:  # as many in flight as workers
+                    spec = pending.pop(0)
+                    running[spec.name] = spec, pool.apply_async(execute, (spec, out, updates))
+                    steps[spec.name] = 0
+                time.sleep(0.5)
+                for name, (_, result) in list(running.items()):
+                    if not result.ready():
+                        continue
+                    del running[name]
+                    try:
+                        result.get()
+                    except Exception:  # a failed run is reported, the others go on
+                        failures.append(f"{name}:\n{traceback.format_exc()}")
+                        bar.console.print(f"[red]failed[/red] {name}")
+                    bar.advance(task)
+                while not updates.empty():
+                    name, count = updates.get()
+                    steps[name] = count
+                now = [label(spec, steps[name]) for name, (spec, _) in running.items()]
+                bar.update(task, description="running: " + ", ".join(now))
+            pool.close()
+        finally:
+            pool.terminate()  # on Ctrl-C: stop the runs in flight (their files are not written)
+            pool.join()
     return failures
 
 
@@ -264,7 +263,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.out / 'runs'}"
         )
     began = time.perf_counter()
-    failures = run_all(todo, args.out, args.jobs) if todo else []
+    try:
+        failures = run_all(todo, args.out, args.jobs) if todo else []
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished runs are saved in {args.out / 'runs'}; "
+            "the same command resumes from there",
+            file=sys.stderr,
+        )
+        return 130
     print(f"{len(todo) - len(failures)} runs done in {time.perf_counter() - began:.0f} s")
     for failure in failures:
         print(failure, file=sys.stderr)
