@@ -166,6 +166,7 @@ def test_cli_finds_the_harness_or_says_why(tmp_path: Path, monkeypatch, capsys) 
 def test_a_game_run_reports_its_match_against_mcts(monkeypatch) -> None:
     tiny = {"num_simulations": 4, "batch_size": 16, "learning_starts": 32, "support_size": 3}
     monkeypatch.setattr(protocol, "load_hyperparams", lambda algo, env: ({"n_envs": 2}, tiny))
+    monkeypatch.setattr(protocol, "MCTS_BOT_SIMULATIONS", 10)
     spec = protocol.RunSpec("tic_tac_toe", "muzero", 0, timesteps=64, eval_freq=64, eval_episodes=2)
     result = protocol.train_learner(spec, report=lambda steps: None)
     final = result["final"]
