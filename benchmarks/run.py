@@ -40,12 +40,14 @@ DEFAULT_OUT = Path("bench_out/benchmark")
 ALGO_ORDER = ("muzero", "ppo", "dqn", *CONTROLLERS)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: list[str] | None = None, prog: str = "python -m benchmarks"
+) -> argparse.Namespace:
     budgets = ", ".join(
         f"{env} {d.timesteps:,} (eval every {d.eval_freq:,})" for env, d in ENVS.items()
     )
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog=prog,
         description=(
             "Benchmark MuZero against SB3's DQN and PPO with the same budgets and the same "
             "evaluation. The default (CartPole-v1; muzero, dqn, ppo; seeds 0 1 2; "
@@ -250,8 +252,8 @@ def run_all(runs: list[RunSpec], out: Path, jobs: int) -> list[str]:
     return failures
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m benchmarks") -> int:
+    args = parse_args(argv, prog)
     runs, unsupported = plan(args)
     for record in unsupported:
         write_json(result_path(args.out, f"{record['env_id']}__{record['algo']}"), record)

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench":
         from benchmarks.run import main as bench
 
-        return bench(args.args)
+        return bench(args.args, prog="muzero-gym bench")
     from benchmarks.summarize import main as summary
 
     summary(args.args)
