@@ -135,6 +135,23 @@ def env_table(env_id: str, by_algo: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def provenance(done: list[dict[str, Any]]) -> str:
+    """When and with what the runs were made (from the run files)."""
+    if not done:
+        return ""
+    started = sorted(r["started"] for r in done if "started" in r)
+    machines = {json.dumps(r["machine"], sort_keys=True) for r in done if "machine" in r}
+    lines = ["", f"Runs started {started[0]} to {started[-1]} (UTC)." if started else ""]
+    for machine in map(json.loads, sorted(machines)):
+        lines.append(
+            f"Measured with muzero_gym {machine['muzero_gym']}, stable-baselines3 "
+            f"{machine['stable_baselines3']}, torch {machine['torch']}, Python "
+            f"{machine['python']}, on {machine['cpu_count']} CPUs ({machine['processor']}), "
+            "one torch thread per run."
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _mean_band(
     curves: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -207,10 +224,12 @@ def plot(groups: dict[str, dict[str, list[dict[str, Any]]]], path: Path) -> None
 
 def write_summary(out: Path) -> tuple[str, Path]:
     """Write ``OUT/summary.md`` and ``OUT/curves.png``; returns the table and the PNG path."""
-    groups = group(load_runs(out))
+    records = load_runs(out)
+    groups = group(records)
     if not groups:
         raise FileNotFoundError(f"no run files in {out / 'runs'}")
     table = "\n".join(env_table(env_id, by_algo) for env_id, by_algo in groups.items())
+    table += provenance([r for r in records if r["status"] == "done"])
     (out / "summary.md").write_text(table)
     figure = out / "curves.png"
     plot(groups, figure)
