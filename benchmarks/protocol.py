@@ -117,23 +117,25 @@ class RunSpec:
 def why_not(env_id: str, algo: str) -> tuple[str, str] | None:
     """``(status, reason)`` when ``algo`` cannot run on ``env_id`` here, else None.
 
-    The status is "not supported" (the algorithm cannot handle the env), "not supported yet"
-    (planned) or "not run" (no hyperparameters for the pair).
+    The status is "not supported" (the algorithm cannot handle the env, or a package is
+    missing) or "not run" (no hyperparameters for the pair).
     """
-    if algo in CONTROLLERS:
-        home = CONTROLLERS[algo][0]
-        return None if env_id == home else ("not supported", f"a controller for {home} only")
+    if algo in CONTROLLERS and CONTROLLERS[algo][0] != env_id:
+        return "not supported", f"a controller for {CONTROLLERS[algo][0]} only"
     if env_id in GAMES and algo != "muzero":
         return "not supported", "two-player board game; SB3's DQN/PPO play single-agent envs"
     try:
-        run, _ = load_hyperparams(algo, env_id)
+        env = make_game(env_id) if env_id in GAMES else gym.make(env_id)
+    except ImportError as error:  # an optional extra: mujoco (envs), open_spiel (games)
+        return "not supported", f"a package is missing ({error})"
+    try:
+        run, _ = load_hyperparams(algo, env_id) if algo in LEARNERS else ({}, {})
     except KeyError:
         run = None
-    env = make_game(env_id) if env_id in GAMES else gym.make(env_id)
     env = wrap(env, run.get("env_wrapper") if run else None)
     action_space = env.action_space
     env.close()
-    if not isinstance(action_space, ACTION_SPACES[algo]):
+    if algo in LEARNERS and not isinstance(action_space, ACTION_SPACES[algo]):
         accepted = ", ".join(space.__name__ for space in ACTION_SPACES[algo])
         return "not supported", f"{type(action_space).__name__} action space ({algo}: {accepted})"
     if run is None:
