@@ -32,6 +32,7 @@ class TrainingBatch:
     target_policies: torch.Tensor  # [B, K+1, A]
     policy_mask: torch.Tensor  # [B, K+1]
     weights: torch.Tensor  # [B]
+    next_observations: torch.Tensor | None = None  # [B, K, ...] for the consistency loss
 
 
 def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -48,6 +49,7 @@ def compute_loss(
     policy: MuZeroPolicy,
     batch: TrainingBatch,
     value_loss_weight: float = 0.25,
+    consistency_loss_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """Unroll the model K steps from the batch's observations and compare with targets.
 
@@ -55,6 +57,9 @@ def compute_loss(
     :param batch: observations, actions and targets
     :param value_loss_weight: weight of the value loss (0.25 in MuZero Reanalyze, to
         limit over-fitting of the value to reused targets)
+    :param consistency_loss_weight: weight of EfficientZero's temporal consistency loss
+        (negative cosine similarity between the projected hidden state of each unrolled
+        step and that of the real observation there); 0 is the paper's MuZero
     :return: ``(loss, info, predicted root values [B])``; info holds the mean of each term
     """
     support = policy.support_size
@@ -70,11 +75,23 @@ def compute_loss(
         _cross_entropy(policy_logits, batch.target_policies[:, 0]) * batch.policy_mask[:, 0]
     )
     reward_loss = torch.zeros_like(value_loss)
+    consistency_loss = torch.zeros_like(value_loss)
+    use_consistency = consistency_loss_weight > 0 and batch.next_observations is not None
+    if use_consistency:
+        assert batch.next_observations is not None
+        with torch.no_grad():
+            flat = batch.next_observations.flatten(0, 1)  # [B * K, ...]
+            targets = policy.projection(policy.represent(policy.preprocess(flat)))
+            targets = targets.view(len(value_loss), unroll_steps, -1)  # [B, K, P]
     step_scale = 1.0 / max(unroll_steps, 1)
     for k in range(1, unroll_steps + 1):
         hidden, reward_logits, policy_logits, value_logits = policy.recurrent_inference(
             hidden, batch.actions[:, k - 1]
         )
+        if use_consistency:
+            predicted = policy.projection_predictor(policy.projection(hidden))
+            similarity = F.cosine_similarity(predicted, targets[:, k - 1], dim=-1)
+            consistency_loss = consistency_loss - step_scale * similarity * batch.policy_mask[:, k]
         hidden = scale_gradient(hidden, 0.5)
         value_loss = value_loss + step_scale * (
             _cross_entropy(value_logits, value_target[:, k]) * batch.value_mask[:, k]
@@ -86,7 +103,12 @@ def compute_loss(
             _cross_entropy(policy_logits, batch.target_policies[:, k]) * batch.policy_mask[:, k]
         )
 
-    per_sample = value_loss_weight * value_loss + reward_loss + policy_loss  # [B]
+    per_sample = (
+        value_loss_weight * value_loss
+        + reward_loss
+        + policy_loss
+        + consistency_loss_weight * consistency_loss
+    )  # [B]
     loss = (per_sample * batch.weights).mean()
     info = {
         "loss": float(loss.detach()),
@@ -94,4 +116,6 @@ def compute_loss(
         "reward_loss": float(reward_loss.detach().mean()),
         "policy_loss": float(policy_loss.detach().mean()),
     }
+    if use_consistency:
+        info["consistency_loss"] = float(consistency_loss.detach().mean())
     return loss, info, root_values

@@ -110,6 +110,9 @@ class MuZero(BaseAlgorithm):
     :param support_size: value and reward are categorical over ``-support_size..support_size``
         after the h(x) transform (the paper uses 300 for Atari)
     :param value_loss_weight: weight of the value loss (Reanalyze uses 0.25)
+    :param consistency_loss_weight: weight of EfficientZero's temporal consistency loss
+        (Ye et al. 2021), which trains the dynamics to predict the representation of the
+        real next observations; 0 (default) is the paper's MuZero
     :param dirichlet_alpha: root noise concentration
     :param root_exploration_fraction: root noise weight
     :param pb_c_base: pUCT c2 (19652)
@@ -160,6 +163,7 @@ class MuZero(BaseAlgorithm):
         weight_decay: float = 1e-4,
         support_size: int = 300,
         value_loss_weight: float = 0.25,
+        consistency_loss_weight: float = 0.0,
         dirichlet_alpha: float = 0.25,
         root_exploration_fraction: float = 0.25,
         pb_c_base: float = 19652.0,
@@ -232,6 +236,7 @@ class MuZero(BaseAlgorithm):
         self.weight_decay = weight_decay
         self.support_size = support_size
         self.value_loss_weight = value_loss_weight
+        self.consistency_loss_weight = consistency_loss_weight
         self.dirichlet_alpha = dirichlet_alpha
         self.root_exploration_fraction = root_exploration_fraction
         self.pb_c_base = pb_c_base
@@ -276,6 +281,7 @@ class MuZero(BaseAlgorithm):
         _check(0.0 < self.discount <= 1.0, f"discount must be in (0, 1], got {self.discount}")
         _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         _check(self.value_loss_weight > 0, "value_loss_weight must be > 0")
+        _check(self.consistency_loss_weight >= 0, "consistency_loss_weight must be >= 0")
         _check(self.priority_alpha >= 0, f"priority_alpha must be >= 0, got {self.priority_alpha}")
         _check(self.priority_beta >= 0, f"priority_beta must be >= 0, got {self.priority_beta}")
         _check(
@@ -612,7 +618,9 @@ class MuZero(BaseAlgorithm):
             targets = sample.value_prefix + sample.bootstrap_scale * bootstrap
             batch = self._to_training_batch(sample, targets)
             self.policy.set_training_mode(True)
-            loss, info, predicted = compute_loss(self.policy, batch, self.value_loss_weight)
+            loss, info, predicted = compute_loss(
+                self.policy, batch, self.value_loss_weight, self.consistency_loss_weight
+            )
             self.policy.optimizer.zero_grad()
             loss.backward()
             if self.max_grad_norm is not None:
@@ -630,6 +638,12 @@ class MuZero(BaseAlgorithm):
         def tensor(x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
             return torch.as_tensor(x, device=self.device).to(dtype)
 
+        next_observations = None
+        if self.consistency_loss_weight > 0 and self.unroll_steps > 0:
+            slots = np.maximum(sample.unroll_slots[:, 1:], 0)  # masked where missing
+            next_observations = torch.as_tensor(
+                self.replay_buffer.observations[slots], device=self.device
+            )
         return TrainingBatch(
             observations=torch.as_tensor(sample.observations, device=self.device),
             actions=tensor(sample.actions, torch.long),
@@ -640,6 +654,7 @@ class MuZero(BaseAlgorithm):
             target_policies=tensor(sample.target_policies),
             policy_mask=tensor(sample.policy_mask),
             weights=tensor(sample.weights),
+            next_observations=next_observations,
         )
 
     def _dump_logs(self) -> None:

@@ -62,6 +62,8 @@ class MuZeroPolicy(BasePolicy):
     :param optimizer_class: optimizer
     :param optimizer_kwargs: extra optimizer arguments
     :param normalize_images: scale uint8 image observations to [0, 1]
+    :param projection_dim: width of the projection heads used by the optional temporal
+        consistency loss (EfficientZero); unused unless that loss is on
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class MuZeroPolicy(BasePolicy):
         optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
+        projection_dim: int = 64,
     ) -> None:
         super().__init__(
             observation_space,
@@ -87,7 +90,23 @@ class MuZeroPolicy(BasePolicy):
         self.num_actions = int(action_space.n)
         self.support_size = support_size
         self.weight_decay = weight_decay
+        self.projection_dim = projection_dim
         self._build()
+        with torch.no_grad():
+            probe = self.represent(
+                self.preprocess(torch.as_tensor(observation_space.sample()[None]))
+            )
+        hidden_size = int(np.prod(probe.shape[1:]))
+        # SimSiam-style heads: the projection of a hidden state imagined by the dynamics
+        # should match the projection of the hidden state of the real next observation.
+        self.projection = nn.Sequential(
+            nn.Flatten(), nn.Linear(hidden_size, projection_dim), nn.ReLU(),
+            nn.Linear(projection_dim, projection_dim),
+        )  # fmt: skip
+        self.projection_predictor = nn.Sequential(
+            nn.Linear(projection_dim, projection_dim), nn.ReLU(),
+            nn.Linear(projection_dim, projection_dim),
+        )  # fmt: skip
         self.optimizer = self.optimizer_class(
             self.parameters(),
             lr=lr_schedule(1),
@@ -146,9 +165,12 @@ class MuZeroPolicy(BasePolicy):
         value = support_to_scalar_np(value_logits.cpu().numpy(), self.support_size)
         return RootOutput(value, policy_logits.cpu().numpy(), hidden)
 
-    @torch.inference_mode()
     def search_step(self, hidden: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:
-        """Recurrent inference in the form :func:`muzero_gym.mcts.search` takes."""
+        """Recurrent inference in the form :func:`muzero_gym.mcts.search` takes.
+
+        Call it under ``torch.inference_mode()`` (as ``MuZero`` does around the whole
+        search): entering the mode once per search is cheaper than once per simulation.
+        """
         action_tensor = torch.from_numpy(actions).to(hidden.device)
         next_hidden, reward_logits, policy_logits, value_logits = self.recurrent_inference(
             hidden, action_tensor
