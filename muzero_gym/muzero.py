@@ -113,6 +113,9 @@ class MuZero(BaseAlgorithm):
     :param consistency_loss_weight: weight of EfficientZero's temporal consistency loss
         (Ye et al. 2021), which trains the dynamics to predict the representation of the
         real next observations; 0 (default) is the paper's MuZero
+    :param normalize_observations: standardise observation features with running
+        statistics of the self-play observations (kept in the saved model); helps vector
+        observations whose features differ in scale by orders of magnitude
     :param dirichlet_alpha: root noise concentration
     :param root_exploration_fraction: root noise weight
     :param pb_c_base: pUCT c2 (19652)
@@ -164,6 +167,7 @@ class MuZero(BaseAlgorithm):
         support_size: int = 300,
         value_loss_weight: float = 0.25,
         consistency_loss_weight: float = 0.0,
+        normalize_observations: bool = False,
         dirichlet_alpha: float = 0.25,
         root_exploration_fraction: float = 0.25,
         pb_c_base: float = 19652.0,
@@ -237,6 +241,7 @@ class MuZero(BaseAlgorithm):
         self.support_size = support_size
         self.value_loss_weight = value_loss_weight
         self.consistency_loss_weight = consistency_loss_weight
+        self.normalize_observations = normalize_observations
         self.dirichlet_alpha = dirichlet_alpha
         self.root_exploration_fraction = root_exploration_fraction
         self.pb_c_base = pb_c_base
@@ -301,7 +306,12 @@ class MuZero(BaseAlgorithm):
         )
         _check(callable(self.temperature), "temperature must be a number or a callable")
         if self.policy_kwargs:
-            for forbidden in ("support_size", "weight_decay", "lr_schedule"):
+            for forbidden in (
+                "support_size",
+                "weight_decay",
+                "lr_schedule",
+                "normalize_observations",
+            ):
                 _check(
                     forbidden not in self.policy_kwargs,
                     f"{forbidden!r} is an argument of MuZero, not of policy_kwargs",
@@ -328,6 +338,7 @@ class MuZero(BaseAlgorithm):
             self.lr_schedule,
             support_size=self.support_size,
             weight_decay=self.weight_decay,
+            normalize_observations=self.normalize_observations,
             **self.policy_kwargs,
         ).to(self.device)
         self.target_policy = self.policy
@@ -517,6 +528,9 @@ class MuZero(BaseAlgorithm):
         self._last_masks, self._last_to_play = self._masks_from_infos(infos)
         self.replay_buffer.end_episodes(np.arange(self.n_envs))
         self._check_finite(self._last_obs)
+        self.policy.update_observation_statistics(
+            torch.as_tensor(self._last_obs, device=self.device)
+        )
 
     def _check_finite(self, obs: Any) -> None:
         arr = np.asarray(obs)
@@ -553,6 +567,7 @@ class MuZero(BaseAlgorithm):
             next_infos[i] = reset_infos[i] if reset_infos is not None else {}
         self._last_masks, self._last_to_play = self._masks_from_infos(next_infos)
         self._check_finite(new_obs)
+        self.policy.update_observation_statistics(torch.as_tensor(new_obs, device=self.device))
         self._last_obs = new_obs  # type: ignore[assignment]
         self._last_episode_starts = dones
         episodes_done = int(np.sum(dones))

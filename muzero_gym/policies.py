@@ -64,6 +64,8 @@ class MuZeroPolicy(BasePolicy):
     :param normalize_images: scale uint8 image observations to [0, 1]
     :param projection_dim: width of the projection heads used by the optional temporal
         consistency loss (EfficientZero); unused unless that loss is on
+    :param normalize_observations: standardise each observation feature with running
+        statistics of the observations seen in self-play (kept in the state dict)
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class MuZeroPolicy(BasePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
         projection_dim: int = 64,
+        normalize_observations: bool = False,
     ) -> None:
         super().__init__(
             observation_space,
@@ -91,6 +94,12 @@ class MuZeroPolicy(BasePolicy):
         self.support_size = support_size
         self.weight_decay = weight_decay
         self.projection_dim = projection_dim
+        self.normalize_observations = normalize_observations
+        sample = torch.as_tensor(observation_space.sample()[None])
+        feature_shape = preprocess_obs(sample, observation_space, normalize_images).shape[1:]
+        self.register_buffer("obs_mean", torch.zeros(feature_shape))
+        self.register_buffer("obs_var", torch.ones(feature_shape))
+        self.register_buffer("obs_count", torch.zeros(()))
         self._build()
         with torch.no_grad():
             probe = self.represent(
@@ -140,7 +149,30 @@ class MuZeroPolicy(BasePolicy):
 
     def preprocess(self, obs: torch.Tensor) -> torch.Tensor:
         """Raw observations (as stored) -> network input, float32."""
-        return preprocess_obs(obs, self.observation_space, normalize_images=self.normalize_images)
+        x = preprocess_obs(obs, self.observation_space, normalize_images=self.normalize_images)
+        if self.normalize_observations and self.obs_count > 0:
+            # Small features (a pole angle of 0.1 rad next to a cart position of 2 m) would
+            # otherwise take thousands of updates to matter to the representation.
+            x = ((x - self.obs_mean) / torch.sqrt(self.obs_var + 1e-8)).clamp(-10.0, 10.0)
+        return x
+
+    @torch.no_grad()
+    def update_observation_statistics(self, obs: torch.Tensor) -> None:
+        """Fold a batch of raw observations into the running mean and variance."""
+        if not self.normalize_observations:
+            return
+        x = preprocess_obs(obs, self.observation_space, normalize_images=self.normalize_images)
+        batch_count = x.shape[0]
+        batch_mean = x.mean(0)
+        batch_var = x.var(0, unbiased=False)
+        total = self.obs_count + batch_count
+        delta = batch_mean - self.obs_mean
+        # Chan et al.'s parallel update, as in SB3's RunningMeanStd.
+        m2 = self.obs_var * self.obs_count + batch_var * batch_count
+        m2 = m2 + delta**2 * self.obs_count * batch_count / total
+        self.obs_mean += delta * batch_count / total
+        self.obs_var.copy_(m2 / total)
+        self.obs_count.copy_(total)
 
     def initial_inference(
         self, obs: torch.Tensor
