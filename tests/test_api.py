@@ -137,9 +137,9 @@ def test_set_env_and_continue() -> None:
 
 
 def test_learn_without_arguments_has_a_default_budget() -> None:
-    from muzero_gym.muzero import DEFAULT_TOTAL_TIMESTEPS
-
     import inspect
+
+    from muzero_gym.muzero import DEFAULT_TOTAL_TIMESTEPS
 
     default = inspect.signature(MuZero.learn).parameters["total_timesteps"].default
     assert default == DEFAULT_TOTAL_TIMESTEPS > 0

@@ -228,10 +228,8 @@ def test_two_player_sign_flips_values() -> None:
     # After a=0 the opponent can win (+1 for them); after a=1 every reply loses for them.
     outcomes = np.array([[1.0, -1.0], [-1.0, -1.0]])
     root = RootOutput(np.zeros(1), np.zeros((1, 2)), torch.zeros(1, 2))
-    two = search(
-        root, two_ply_game(outcomes), SearchConfig(num_simulations=60, discount=1.0, two_player=True),
-        add_exploration_noise=False,
-    )  # fmt: skip
+    config = SearchConfig(num_simulations=60, discount=1.0, two_player=True)
+    two = search(root, two_ply_game(outcomes), config, add_exploration_noise=False)
     assert two.visit_counts[0].argmax() == 1
     # From the root player's view a=1 is worth about +1: the opponent's -1 with the sign
     # flipped (averaged with the child's own first estimate, 0).

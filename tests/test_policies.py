@@ -1,0 +1,121 @@
+"""Networks: shapes, hidden-state scaling, observation statistics, loss terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from muzero_gym.losses import TrainingBatch, compute_loss
+from muzero_gym.policies import CnnPolicy, MlpPolicy
+
+
+def constant_lr(_: float) -> float:
+    return 1e-3
+
+
+def test_mlp_inference_shapes_and_hidden_range() -> None:
+    policy = MlpPolicy(spaces.Box(-5, 5, (3,)), spaces.Discrete(4), constant_lr, hidden_dim=8)
+    hidden, policy_logits, value_logits = policy.initial_inference(torch.randn(5, 3))
+    assert hidden.shape == (5, 8) and policy_logits.shape == (5, 4)
+    assert value_logits.shape == (5, 2 * policy.support_size + 1)
+    assert hidden.min() >= 0 and hidden.max() <= 1 + 1e-6
+    out = policy.recurrent_inference(hidden, torch.tensor([0, 1, 2, 3, 0]))
+    assert out[0].shape == (5, 8) and out[1].shape == (5, 2 * policy.support_size + 1)
+    # Different actions lead to different next states.
+    assert not torch.allclose(out[0][0], policy.dynamics(hidden, torch.tensor([1] * 5))[0][0])
+
+
+def test_mlp_takes_discrete_observations() -> None:
+    policy = MlpPolicy(spaces.Discrete(7), spaces.Discrete(2), constant_lr, hidden_dim=8)
+    hidden, _, _ = policy.initial_inference(torch.tensor([0, 3, 6]))
+    assert hidden.shape == (3, 8)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "hidden_hw"),
+    [
+        ((96, 96, 3), np.uint8, (6, 6)),
+        ((3, 64, 64), np.uint8, (4, 4)),
+        ((6, 7, 2), np.float32, (6, 7)),
+    ],
+)
+def test_cnn_layouts(shape, dtype, hidden_hw) -> None:
+    high = 255 if dtype == np.uint8 else 1
+    space = spaces.Box(0, high, shape, dtype)
+    policy = CnnPolicy(space, spaces.Discrete(5), constant_lr, channels=8, head_hidden=8)
+    policy.eval()
+    obs = torch.as_tensor(np.stack([space.sample() for _ in range(2)]))
+    hidden, policy_logits, _ = policy.initial_inference(obs)
+    assert hidden.shape[2:] == hidden_hw and policy_logits.shape == (2, 5)
+    assert float(hidden.min()) >= 0 and float(hidden.max()) <= 1 + 1e-6
+
+
+def test_observation_statistics_match_numpy() -> None:
+    space = spaces.Box(-100, 100, (3,))
+    policy = MlpPolicy(space, spaces.Discrete(2), constant_lr, normalize_observations=True)
+    rng = np.random.default_rng(0)
+    batches = [rng.normal([1, 50, -0.01], [0.1, 10, 0.01], size=(n, 3)) for n in (1, 7, 30)]
+    for batch in batches:
+        policy.update_observation_statistics(torch.as_tensor(batch, dtype=torch.float32))
+    everything = np.concatenate(batches)
+    np.testing.assert_allclose(policy.obs_mean.numpy(), everything.mean(0), rtol=1e-4)
+    np.testing.assert_allclose(policy.obs_var.numpy(), everything.var(0), rtol=1e-3)
+    normalised = policy.preprocess(torch.as_tensor(everything, dtype=torch.float32))
+    np.testing.assert_allclose(normalised.mean(0).numpy(), 0, atol=1e-3)
+    np.testing.assert_allclose(normalised.std(0, unbiased=False).numpy(), 1, atol=1e-3)
+    # The statistics travel with the state dict.
+    assert {"obs_mean", "obs_var", "obs_count"} <= set(policy.state_dict())
+
+
+def test_statistics_stay_off_unless_asked() -> None:
+    policy = MlpPolicy(spaces.Box(-1, 1, (2,)), spaces.Discrete(2), constant_lr)
+    policy.update_observation_statistics(torch.full((4, 2), 0.5))
+    assert policy.obs_count == 0
+    x = torch.tensor([[0.5, -0.5]])
+    torch.testing.assert_close(policy.preprocess(x), x)
+
+
+def make_batch(batch: int = 6, unroll: int = 3, obs_dim: int = 3) -> TrainingBatch:
+    g = torch.Generator().manual_seed(0)
+    return TrainingBatch(
+        observations=torch.randn(batch, obs_dim, generator=g),
+        actions=torch.randint(0, 2, (batch, unroll), generator=g),
+        target_values=torch.randn(batch, unroll + 1, generator=g),
+        value_mask=torch.ones(batch, unroll + 1),
+        target_rewards=torch.randn(batch, unroll, generator=g),
+        reward_mask=torch.ones(batch, unroll),
+        target_policies=torch.full((batch, unroll + 1, 2), 0.5),
+        policy_mask=torch.ones(batch, unroll + 1),
+        weights=torch.ones(batch),
+        next_observations=torch.randn(batch, unroll, obs_dim, generator=g),
+    )
+
+
+def test_consistency_loss_trains_projection_heads_only_when_on() -> None:
+    policy = MlpPolicy(spaces.Box(-5, 5, (3,)), spaces.Discrete(2), constant_lr, hidden_dim=8)
+    batch = make_batch()
+    loss, info, _ = compute_loss(policy, batch, consistency_loss_weight=0.0)
+    loss.backward()
+    assert "consistency_loss" not in info
+    assert all(p.grad is None for p in policy.projection_predictor.parameters())
+    policy.zero_grad(set_to_none=True)
+    loss, info, _ = compute_loss(policy, batch, consistency_loss_weight=2.0)
+    loss.backward()
+    assert -1.0 <= info["consistency_loss"] <= 1.0
+    assert all(p.grad is not None for p in policy.projection_predictor.parameters())
+
+
+def test_masked_steps_do_not_contribute() -> None:
+    policy = MlpPolicy(spaces.Box(-5, 5, (3,)), spaces.Discrete(2), constant_lr, hidden_dim=8)
+    batch = make_batch()
+    reference, _, _ = compute_loss(policy, batch)
+    batch.target_values[:, 2] = 1e6  # a wild target...
+    batch.value_mask[:, 2] = 0.0  # ...that is masked out
+    masked, _, _ = compute_loss(policy, batch)
+    unmasked_batch = make_batch()
+    unmasked_batch.value_mask[:, 2] = 0.0
+    expected, _, _ = compute_loss(policy, unmasked_batch)
+    torch.testing.assert_close(masked, expected)
+    assert not torch.isclose(reference, masked)
