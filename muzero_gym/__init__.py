@@ -4,7 +4,7 @@ Importing the package registers the environments ``Traffic-v0`` and ``RobotArm-v
 with Gymnasium.
 """
 
-from muzero_gym import envs as _envs  # noqa: F401  (registers Traffic-v0, RobotArm-v0)
+import muzero_gym.envs  # noqa: F401  (registers Traffic-v0, RobotArm-v0)
 from muzero_gym.muzero import ConstantTemperature, MuZero, StepTemperature
 from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
 

@@ -332,7 +332,7 @@ class MuZero(BaseAlgorithm):
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
         self._rng = np.random.default_rng(self.seed)
-        self.policy = self.policy_class(
+        self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space,
             self.action_space,
             self.lr_schedule,
@@ -447,6 +447,7 @@ class MuZero(BaseAlgorithm):
             )
         self.policy.set_training_mode(False)
         obs_tensor, vectorized = self.policy.obs_to_tensor(np.asarray(observation))
+        assert isinstance(obs_tensor, torch.Tensor)
         obs = obs_tensor.cpu().numpy()
         if np.issubdtype(obs.dtype, np.floating) and not np.isfinite(obs).all():
             raise ValueError("observation contains NaN or inf")

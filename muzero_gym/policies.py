@@ -32,6 +32,13 @@ from muzero_gym.support import support_to_scalar, support_to_scalar_np
 DOWNSAMPLE_MIN_SIZE = 32
 
 
+def _features(obs: torch.Tensor, space: spaces.Space, normalize_images: bool) -> torch.Tensor:
+    """SB3's preprocessing (one-hot for discrete spaces, /255 for images), as float."""
+    x = preprocess_obs(obs, space, normalize_images=normalize_images)
+    assert isinstance(x, torch.Tensor), "dict observations are not supported"
+    return x
+
+
 def scale_hidden_state(hidden: torch.Tensor) -> torch.Tensor:
     """Min-max scale each sample's hidden state to [0, 1] (Appendix G)."""
     flat = hidden.flatten(1)
@@ -68,6 +75,10 @@ class MuZeroPolicy(BasePolicy):
         statistics of the observations seen in self-play (kept in the state dict)
     """
 
+    obs_mean: torch.Tensor
+    obs_var: torch.Tensor
+    obs_count: torch.Tensor
+
     def __init__(
         self,
         observation_space: spaces.Space,
@@ -96,7 +107,7 @@ class MuZeroPolicy(BasePolicy):
         self.projection_dim = projection_dim
         self.normalize_observations = normalize_observations
         sample = torch.as_tensor(observation_space.sample()[None])
-        feature_shape = preprocess_obs(sample, observation_space, normalize_images).shape[1:]
+        feature_shape = _features(sample, observation_space, normalize_images).shape[1:]
         self.register_buffer("obs_mean", torch.zeros(feature_shape))
         self.register_buffer("obs_var", torch.ones(feature_shape))
         self.register_buffer("obs_count", torch.zeros(()))
@@ -116,7 +127,7 @@ class MuZeroPolicy(BasePolicy):
             nn.Linear(projection_dim, projection_dim), nn.ReLU(),
             nn.Linear(projection_dim, projection_dim),
         )  # fmt: skip
-        self.optimizer = self.optimizer_class(
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
             self.parameters(),
             lr=lr_schedule(1),
             weight_decay=weight_decay,
@@ -149,7 +160,7 @@ class MuZeroPolicy(BasePolicy):
 
     def preprocess(self, obs: torch.Tensor) -> torch.Tensor:
         """Raw observations (as stored) -> network input, float32."""
-        x = preprocess_obs(obs, self.observation_space, normalize_images=self.normalize_images)
+        x = _features(obs, self.observation_space, self.normalize_images)
         if self.normalize_observations and self.obs_count > 0:
             # Small features (a pole angle of 0.1 rad next to a cart position of 2 m) would
             # otherwise take thousands of updates to matter to the representation.
@@ -161,7 +172,7 @@ class MuZeroPolicy(BasePolicy):
         """Fold a batch of raw observations into the running mean and variance."""
         if not self.normalize_observations:
             return
-        x = preprocess_obs(obs, self.observation_space, normalize_images=self.normalize_images)
+        x = _features(obs, self.observation_space, self.normalize_images)
         batch_count = x.shape[0]
         batch_mean = x.mean(0)
         batch_var = x.var(0, unbiased=False)
@@ -216,7 +227,9 @@ class MuZeroPolicy(BasePolicy):
             scalars[:, 0], scalars[:, 1], policy_logits.cpu().numpy(), next_hidden
         )
 
-    def _predict(self, observation: torch.Tensor, deterministic: bool = False) -> torch.Tensor:
+    def _predict(  # type: ignore[override]
+        self, observation: torch.Tensor, deterministic: bool = False
+    ) -> torch.Tensor:
         """The prediction network's own action, without search.
 
         ``MuZero.predict`` runs the tree search; this is only the raw prior, used by SB3
