@@ -5,8 +5,9 @@ with Gymnasium.
 """
 
 import muzero_gym.envs  # noqa: F401  (registers Traffic-v0, RobotArm-v0)
-from muzero_gym.muzero import ConstantTemperature, MuZero, StepTemperature
+from muzero_gym.muzero import MuZero
 from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
+from muzero_gym.schedules import ConstantTemperature, StepTemperature
 
 __version__ = "0.1.0"
 __all__ = [
