@@ -120,7 +120,7 @@ def main() -> None:
              for r in results]
     print(f"median steps to threshold: {statistics.median(steps)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    args.out.write_text(json.dumps(results, indent=2, default=repr))
     print(f"wrote {args.out}")
 
 

@@ -32,6 +32,9 @@ class LinearSchedule:
     def __call__(self, progress_remaining: float) -> float:
         return self.start * progress_remaining
 
+    def __repr__(self) -> str:
+        return f"lin_{self.start}"
+
 
 def load_hyperparams(algo: str, env_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(run settings, algorithm kwargs)`` for ``algo`` on ``env_id``.
