@@ -38,10 +38,10 @@ from muzero_gym.games import MCTSBotAgent, RandomAgent, TurnBasedGymEnv, play_ga
 # Tic-tac-toe lasts at most 9 plies, so td_steps=9 with discount 1 makes every value target
 # the final outcome (Monte-Carlo), from the mover's side; nothing is bootstrapped, so value
 # Reanalyze would change nothing and is off. Temperature stays 1 throughout: in a run (seed 0)
-# with the paper's
-# steps down to 0.25, self-play narrowed, the replay filled with a few lines of play, and
-# the model forgot how to answer the others (losses to random came back after 75% of a run).
-# A buffer of ~12 minutes of self-play (100k positions) keeps that variety too.
+# with the paper's steps down to 0.25, self-play narrowed, the replay filled with a few
+# lines of play, and the model forgot how to answer the others (losses to random came back
+# after 75% of the run). A buffer of ~12 minutes of self-play (100k positions) keeps that
+# variety too.
 TIC_TAC_TOE_HP: dict[str, Any] = {
     "num_simulations": 25,
     "discount": 1.0,
