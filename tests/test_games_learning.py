@@ -20,7 +20,7 @@ from muzero_gym.games import RandomAgent, TurnBasedGymEnv, openspiel_env, play_g
 from muzero_gym.replay import ReplayBuffer  # noqa: E402
 
 # The slow learning test: its length and the thresholds, with the measured results at seed 0.
-STEPS = 30_000
+STEPS = 60_000
 MIN_WIN_RATE = 0.75
 MAX_LOSSES = 10
 
@@ -198,12 +198,12 @@ def position(moves: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.slow
 def test_tic_tac_toe_muzero_beats_random_play() -> None:
-    """A short self-play run (about a minute and a half on one core) wins most games
-    against random play, and its values are the mover's."""
+    """A short self-play run (about three minutes on one core) wins most games against
+    random play, and its values are the mover's. (After 30k steps it won only 74%.)"""
     torch.set_num_threads(1)
     hp = {
         "num_simulations": 25, "discount": 1.0, "td_steps": 9, "unroll_steps": 3,
-        "batch_size": 128, "buffer_size": 20_000, "learning_rate": 0.003,
+        "batch_size": 128, "buffer_size": 100_000, "learning_rate": 0.003,
         "support_size": 3, "value_loss_weight": 0.5, "dirichlet_alpha": 0.5,
         "temperature": 1.0, "reanalyze_ratio": 0.0, "replay_ratio": 0.25,
         "learning_starts": 500, "policy_kwargs": {"hidden_dim": 64, "net_arch": [128, 128]},
