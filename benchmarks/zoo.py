@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
-RUN_KEYS = ("n_timesteps", "policy", "n_envs", "env_wrapper", "eval_threshold")
+RUN_KEYS = ("n_timesteps", "policy", "n_envs", "env_wrapper", "eval_threshold", "normalize")
 
 
 def parse_schedule(value: Any) -> Any:
