@@ -145,6 +145,7 @@ class TimedEvaluation(BaseCallback):
             "steps": self.num_timesteps,
             "train_seconds": round(self.train_seconds(), 1),
         }
+        assert isinstance(self.model, MuZero)
         for opponent in ("random", "mcts100"):
             result = match(self.model, self.args.game, opponent, self.args.eval_games, seed=1)
             point[opponent] = result["total"]
