@@ -240,6 +240,12 @@ class ReplayBuffer:
         size = len(self)
         if size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
+        if self.priority_alpha == 0.0:
+            # Uniform replay: no O(buffer) pass over the priorities on every batch.
+            slots = rng.integers(0, size, size=batch_size)
+            return self.targets_for(
+                slots, unroll_steps, td_steps, discount, rng, two_player=two_player
+            )
         probs = self.priorities[:size] ** self.priority_alpha
         total = probs.sum()
         if not np.isfinite(total) or total <= 0:

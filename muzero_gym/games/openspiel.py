@@ -256,7 +256,7 @@ class OpenSpielAECEnv(AECEnv):
         return None
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the OpenSpiel state holds no window or file."""
 
     # ------------------------------------------------------------------ helpers
     def _reset_bookkeeping(self) -> None:
