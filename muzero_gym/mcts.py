@@ -75,22 +75,35 @@ class SearchConfig:
 
 
 class RootOutput(NamedTuple):
-    """Initial inference at the roots."""
+    """Initial inference at the roots.
+
+    With sampled actions (Sampled MuZero), the ``A`` edges of a node are slots holding
+    the actions sampled there: ``candidates[b, i]`` is the action of slot ``i``,
+    ``prior_logits`` the log of the corrected prior over the slots and ``candidate_mask``
+    marks the slots in use (duplicates merged). Without candidates, slot ``i`` is action ``i``.
+    """
 
     value: np.ndarray  # [B]
     prior_logits: np.ndarray  # [B, A]
     embedding: torch.Tensor  # [B, ...]
+    candidates: np.ndarray | None = None  # [B, A, ...] action of each slot
+    candidate_mask: np.ndarray | None = None  # [B, A] bool, slots in use
 
 
 class RecurrentOutput(NamedTuple):
-    """Recurrent inference for one batched step of the model."""
+    """Recurrent inference for one batched step of the model (fields as in RootOutput)."""
 
     reward: np.ndarray  # [B]
     value: np.ndarray  # [B]
     prior_logits: np.ndarray  # [B, A]
     embedding: torch.Tensor  # [B, ...]
+    candidates: np.ndarray | None = None  # [B, A, ...]
+    candidate_mask: np.ndarray | None = None  # [B, A] bool
 
 
+#: ``(embeddings [B, ...], actions) -> RecurrentOutput``; ``actions`` are slot indices
+#: ``[B]``, or the candidate actions ``[B, ...]`` of the chosen slots when the roots
+#: came with candidates.
 RecurrentFn = Callable[[torch.Tensor, np.ndarray], RecurrentOutput]
 
 
@@ -101,6 +114,9 @@ class SearchResult(NamedTuple):
     root_value: np.ndarray  # [B] mean value at the root, from the mover's view
     q_values: np.ndarray  # [B, A] Q of the root's children (0 where unvisited)
     prior: np.ndarray  # [B, A] root prior after masking and noise
+    policy_target: np.ndarray  # [B, A] what the policy is trained towards
+    candidates: np.ndarray | None = None  # [B, A, ...] actions of the root's slots
+    chosen: np.ndarray | None = None  # [B] slot the search itself picks (Gumbel), if any
 
 
 @numba.njit(cache=True)
@@ -110,7 +126,7 @@ def _select(
     value_sum: np.ndarray,  # [B, N] float64
     rewards: np.ndarray,  # [B, N] float64
     priors: np.ndarray,  # [B, N, A] float64
-    root_legal: np.ndarray,  # [B, A] bool
+    legal: np.ndarray,  # [B, N, A] bool
     min_q: np.ndarray,  # [B]
     max_q: np.ndarray,  # [B]
     pb_c_base: float,
@@ -135,7 +151,7 @@ def _select(
             best_score = -np.inf
             best_action = -1
             for a in range(num_actions):
-                if node == 0 and not root_legal[b, a]:
+                if not legal[b, node, a]:
                     continue
                 child = children[b, node, a]
                 if child == UNVISITED:
@@ -214,6 +230,130 @@ def _masked_softmax(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
     return probs / probs.sum(axis=-1, keepdims=True)
 
 
+def root_legal_mask(root: RootOutput, legal_actions: np.ndarray | None) -> np.ndarray:
+    """Legal slots ``[B, A]`` at the roots: the given mask, and the slots in use."""
+    batch, num_actions = np.shape(root.prior_logits)
+    if legal_actions is None:
+        legal = np.ones((batch, num_actions), dtype=np.bool_)
+    else:
+        legal = np.asarray(legal_actions, dtype=np.bool_).reshape(batch, num_actions)
+    if root.candidate_mask is not None:
+        legal = legal & np.asarray(root.candidate_mask, dtype=np.bool_)
+    if not legal.any(axis=1).all():
+        empty = np.flatnonzero(~legal.any(axis=1)).tolist()
+        raise ValueError(f"No legal action at roots {empty}: every root needs one")
+    return legal
+
+
+class Tree:
+    """A batch of ``B`` search trees held in arrays, with their hidden states.
+
+    Node 0 is the root; :meth:`add` creates node ``s + 1`` in every tree at simulation
+    ``s``. Searches (pUCT here, Gumbel in :mod:`muzero_gym.gumbel`) differ only in how
+    they pick the edge to expand; the storage, expansion and backup are shared.
+
+    :param root: initial inference at the roots
+    :param num_simulations: simulations the tree has room for
+    :param legal: ``[B, A]`` legal slots at the roots
+    :param prior: ``[B, A]`` root prior (after masking and noise)
+    :param discount: discount on each edge
+    :param two_player: values alternate sign between plies
+    """
+
+    def __init__(
+        self,
+        root: RootOutput,
+        num_simulations: int,
+        legal: np.ndarray,
+        prior: np.ndarray,
+        discount: float,
+        two_player: bool,
+    ) -> None:
+        batch, num_actions = prior.shape
+        num_nodes = num_simulations + 1
+        self.discount = discount
+        self.sign = -1.0 if two_player else 1.0
+        self.children = np.full((batch, num_nodes, num_actions), UNVISITED, dtype=np.int32)
+        self.parents = np.full((batch, num_nodes), UNVISITED, dtype=np.int32)
+        self.visits = np.zeros((batch, num_nodes), dtype=np.int32)
+        self.value_sum = np.zeros((batch, num_nodes), dtype=np.float64)
+        self.rewards = np.zeros((batch, num_nodes), dtype=np.float64)
+        self.priors = np.zeros((batch, num_nodes, num_actions), dtype=np.float64)
+        self.legal = np.ones((batch, num_nodes, num_actions), dtype=np.bool_)
+        self.min_q = np.full(batch, np.inf)
+        self.max_q = np.full(batch, -np.inf)
+        # The root counts its own network value as one visit (as mctx does), so that the
+        # first selection already weighs the prior by sqrt(N) > 0.
+        self.visits[:, 0] = 1
+        self.value_sum[:, 0] = np.asarray(root.value, dtype=np.float64)
+        self.priors[:, 0] = prior
+        self.legal[:, 0] = legal
+        embedding = root.embedding
+        self.storage = embedding.new_empty((num_nodes, batch, *embedding.shape[1:]))
+        self.storage[0] = embedding
+        self.candidates: np.ndarray | None = None
+        if root.candidates is not None:
+            cand = np.asarray(root.candidates)
+            self.candidates = np.empty((num_nodes, *cand.shape), dtype=cand.dtype)
+            self.candidates[0] = cand
+        self._batch_index = torch.arange(batch, device=embedding.device)
+        self._rows = np.arange(batch)
+
+    def step(
+        self,
+        simulation: int,
+        parent_nodes: np.ndarray,
+        slots: np.ndarray,
+        recurrent_fn: RecurrentFn,
+    ) -> None:
+        """Expand edge ``slots`` of ``parent_nodes`` (one per tree) and back the values up."""
+        index = torch.from_numpy(parent_nodes).to(self.storage.device)
+        parent_embedding = self.storage[index, self._batch_index]
+        if self.candidates is None:
+            actions = slots
+        else:
+            actions = self.candidates[parent_nodes, self._rows, slots]
+        out = recurrent_fn(parent_embedding, actions)
+        new_node = simulation + 1
+        self.storage[new_node] = out.embedding
+        if self.candidates is not None:
+            if out.candidates is None:
+                raise ValueError("recurrent_fn must return candidates when the roots have them")
+            self.candidates[new_node] = out.candidates
+        if out.candidate_mask is not None:
+            self.legal[:, new_node] = out.candidate_mask
+        _expand_and_backup(
+            self.children, self.parents, self.visits, self.value_sum, self.rewards,
+            self.priors, self.min_q, self.max_q, new_node, parent_nodes, slots,
+            np.asarray(out.reward, dtype=np.float64),
+            np.asarray(out.value, dtype=np.float64),
+            np.asarray(out.prior_logits, dtype=np.float64),
+            self.discount, self.sign,
+        )  # fmt: skip
+        # A slot out of use at the new node gets no prior (its logit may be anything).
+        if out.candidate_mask is not None:
+            self.priors[:, new_node] *= out.candidate_mask
+            total = self.priors[:, new_node].sum(axis=1, keepdims=True)
+            self.priors[:, new_node] /= np.maximum(total, 1e-300)
+
+    def root_statistics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(visit counts [B, A], Q values [B, A], root value [B])`` of the roots."""
+        root_children = self.children[:, 0, :]
+        visited = root_children != UNVISITED
+        safe = np.where(visited, root_children, 0)
+        rows = self._rows[:, None]
+        child_visits = self.visits[rows, safe]
+        visit_counts = np.where(visited, child_visits, 0)
+        q_values = np.where(
+            visited,
+            self.rewards[rows, safe]
+            + self.discount * self.sign * self.value_sum[rows, safe] / np.maximum(child_visits, 1),
+            0.0,
+        )
+        root_value = self.value_sum[:, 0] / self.visits[:, 0]
+        return visit_counts, q_values, root_value
+
+
 def search(
     root: RootOutput,
     recurrent_fn: RecurrentFn,
@@ -226,27 +366,23 @@ def search(
     """Run ``config.num_simulations`` simulations from a batch of roots.
 
     :param root: values ``[B]``, prior logits ``[B, A]`` and hidden states ``[B, ...]``
-        of the roots
-    :param recurrent_fn: ``(embeddings [B, ...], actions [B]) -> RecurrentOutput``, one
+        of the roots (and their sampled candidate actions, if any)
+    :param recurrent_fn: ``(embeddings [B, ...], actions) -> RecurrentOutput``, one
         batched call per simulation
     :param config: search constants
     :param legal_actions: ``[B, A]`` bool, legal moves at the roots (all legal if None);
-        illegal moves get zero prior and are never visited. Interior nodes are not masked:
-        the model learns which moves are possible (Appendix B).
+        illegal moves get zero prior and are never visited. Interior nodes are not masked
+        (the model learns which moves are possible, Appendix B), except for the slots
+        out of use of sampled candidates.
     :param rng: source of the Dirichlet root noise
     :param add_exploration_noise: mix Dirichlet noise into the root prior (self-play);
         off for evaluation
-    :return: visit counts, root values, root Q values and the root prior used
+    :return: visit counts, root values, root Q values, the root prior used and the
+        visit distribution as policy target
     """
     prior_logits = np.asarray(root.prior_logits, dtype=np.float64)
     batch, num_actions = prior_logits.shape
-    if legal_actions is None:
-        legal = np.ones((batch, num_actions), dtype=np.bool_)
-    else:
-        legal = np.asarray(legal_actions, dtype=np.bool_).reshape(batch, num_actions)
-        if not legal.any(axis=1).all():
-            empty = np.flatnonzero(~legal.any(axis=1)).tolist()
-            raise ValueError(f"No legal action at roots {empty}: every root needs one")
+    legal = root_legal_mask(root, legal_actions)
     prior = _masked_softmax(prior_logits, legal)
     if add_exploration_noise and config.root_exploration_fraction > 0.0:
         if rng is None:
@@ -258,60 +394,23 @@ def search(
         fraction = config.root_exploration_fraction
         prior = (1.0 - fraction) * prior + fraction * noise
 
-    num_nodes = config.num_simulations + 1
-    children = np.full((batch, num_nodes, num_actions), UNVISITED, dtype=np.int32)
-    parents = np.full((batch, num_nodes), UNVISITED, dtype=np.int32)
-    visits = np.zeros((batch, num_nodes), dtype=np.int32)
-    value_sum = np.zeros((batch, num_nodes), dtype=np.float64)
-    rewards = np.zeros((batch, num_nodes), dtype=np.float64)
-    priors = np.zeros((batch, num_nodes, num_actions), dtype=np.float64)
-    min_q = np.full(batch, np.inf)
-    max_q = np.full(batch, -np.inf)
-    # The root counts its own network value as one visit (as mctx does), so that the
-    # first selection already weighs the prior by sqrt(N) > 0.
-    visits[:, 0] = 1
-    value_sum[:, 0] = np.asarray(root.value, dtype=np.float64)
-    priors[:, 0] = prior
-
-    embedding = root.embedding
-    storage = embedding.new_empty((num_nodes, batch, *embedding.shape[1:]))  # [N, B, ...]
-    storage[0] = embedding
-    batch_index = torch.arange(batch, device=embedding.device)
+    tree = Tree(root, config.num_simulations, legal, prior, config.discount, config.two_player)
     parent_nodes = np.zeros(batch, dtype=np.int64)
-    actions = np.zeros(batch, dtype=np.int64)
-    sign = -1.0 if config.two_player else 1.0
+    slots = np.zeros(batch, dtype=np.int64)
     for simulation in range(config.num_simulations):
         _select(
-            children, visits, value_sum, rewards, priors, legal, min_q, max_q,
-            config.pb_c_base, config.pb_c_init, config.discount, sign, parent_nodes, actions,
+            tree.children, tree.visits, tree.value_sum, tree.rewards, tree.priors, tree.legal,
+            tree.min_q, tree.max_q, config.pb_c_base, config.pb_c_init, config.discount,
+            tree.sign, parent_nodes, slots,
         )  # fmt: skip
-        parent_embedding = storage[torch.from_numpy(parent_nodes).to(embedding.device), batch_index]
-        out = recurrent_fn(parent_embedding, actions)
-        new_node = simulation + 1
-        storage[new_node] = out.embedding
-        _expand_and_backup(
-            children, parents, visits, value_sum, rewards, priors, min_q, max_q, new_node,
-            parent_nodes, actions,
-            np.asarray(out.reward, dtype=np.float64),
-            np.asarray(out.value, dtype=np.float64),
-            np.asarray(out.prior_logits, dtype=np.float64),
-            config.discount, sign,
-        )  # fmt: skip
+        tree.step(simulation, parent_nodes, slots, recurrent_fn)
 
-    root_children = children[:, 0, :]  # [B, A]
-    visited = root_children != UNVISITED
-    safe = np.where(visited, root_children, 0)
-    rows = np.arange(batch)[:, None]
-    child_visits = visits[rows, safe]
-    visit_counts = np.where(visited, child_visits, 0)
-    q_values = np.where(
-        visited,
-        rewards[rows, safe]
-        + config.discount * sign * value_sum[rows, safe] / np.maximum(child_visits, 1),
-        0.0,
+    visit_counts, q_values, root_value = tree.root_statistics()
+    visits = visit_counts.astype(np.float64)
+    policy_target = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1.0)
+    return SearchResult(
+        visit_counts, root_value, q_values, prior, policy_target, root.candidates, None
     )
-    root_value = value_sum[:, 0] / visits[:, 0]
-    return SearchResult(visit_counts, root_value, q_values, prior)
 
 
 def visit_policy(visit_counts: np.ndarray, temperature: float) -> np.ndarray:
