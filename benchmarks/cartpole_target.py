@@ -1,12 +1,16 @@
-"""CartPole-v1 target of muzero-gym: steps and wall-clock to a deterministic mean of 475.
+"""MuZero's learning targets: env steps and wall-clock to a deterministic mean return.
 
-For each seed: ``MuZero("MlpPolicy", "CartPole-v1", seed=s, **hp)`` with the entry of
-``benchmarks/hyperparams/muzero.yml``; every ``--eval-freq`` env steps a deterministic
-evaluation over ``--eval-episodes`` episodes (on separate envs, seeded). Prints, per seed,
-the env steps and the training wall-clock (evaluation excluded) at which the mean first
-reached the threshold, and the final evaluation; then the medians. Writes a JSON file.
+Made for CartPole-v1 (mean 475); ``--env`` runs any entry of muzero.yml against its
+``eval_threshold``. For each seed: ``MuZero(policy, env, seed=s, **hp)`` with the entry of
+``benchmarks/hyperparams/muzero.yml`` (``n_envs`` copies of the env); every
+``--eval-freq`` env steps a deterministic evaluation over ``--eval-episodes`` episodes
+(on separate envs, seeded). Prints, per seed, the env steps and the training wall-clock
+(evaluation excluded) at which the mean first reached the threshold, and the final
+evaluation; then the medians. Writes a JSON file.
 
     python benchmarks/cartpole_target.py --seeds 0 1 2
+    python benchmarks/cartpole_target.py --env Pendulum-v1 --seeds 0
+    python benchmarks/cartpole_target.py --override '{"search": "gumbel"}'
 """
 
 from __future__ import annotations
@@ -68,18 +72,22 @@ class ThresholdEval(BaseCallback):
         if self.num_timesteps >= self.next_eval:
             self.next_eval += self.eval_freq
             point = self.evaluate()
-            print(f"  steps {point['steps']:6d}  eval {point['mean']:6.1f} +- {point['std']:5.1f}"
-                  f"  train {point['train_seconds']:6.1f}s", flush=True)
+            print(
+                f"  steps {point['steps']:6d}  eval {point['mean']:6.1f} +- {point['std']:5.1f}"
+                f"  train {point['train_seconds']:6.1f}s",
+                flush=True,
+            )
         return True
 
 
 def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    run, hp = load_hyperparams("muzero", "CartPole-v1")
+    run, hp = load_hyperparams("muzero", args.env)
     hp.update({k: parse_schedule(v) for k, v in json.loads(args.override).items()})
     threshold = float(run.get("eval_threshold", 475))
     total = int(args.timesteps or run["n_timesteps"])
-    eval_env = make_vec_env("CartPole-v1", n_envs=args.eval_episodes, seed=10_000 + seed)
-    model = MuZero(run.get("policy", "MlpPolicy"), "CartPole-v1", seed=seed, **hp)
+    eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=10_000 + seed)
+    env = make_vec_env(args.env, n_envs=int(run.get("n_envs", 1)), seed=seed)
+    model = MuZero(run.get("policy", "MlpPolicy"), env, seed=seed, **hp)
     callback = ThresholdEval(eval_env, args.eval_freq, args.eval_episodes, threshold)
     model.learn(total, callback=callback)
     final = callback.evaluate()
@@ -97,27 +105,33 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="CartPole-v1", help="an entry of muzero.yml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--timesteps", type=int, default=None, help="default: n_timesteps")
     parser.add_argument("--eval-freq", type=int, default=500)
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--override", default="{}", help="JSON of MuZero kwargs to override")
-    parser.add_argument("--out", type=Path, default=Path("bench_out/cartpole_target.json"))
+    parser.add_argument("--out", type=Path, default=None, help="default: bench_out/target_ENV.json")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = Path(f"bench_out/target_{args.env}.json")
     torch.set_num_threads(1)
     results = []
     for seed in args.seeds:
         print(f"seed {seed}", flush=True)
         results.append(run_seed(seed, args))
-    print("\nseed  steps_to_475  train_s_to_475  final_mean  total_train_s")
+    print("\nseed  steps_to_thr  train_s_to_thr  final_mean  total_train_s")
     for r in results:
         steps = r["steps_to_threshold"]
         secs = r["seconds_to_threshold"]
-        print(f"{r['seed']:4d}  {steps if steps is not None else 'never':>12}  "
-              f"{(f'{secs:.1f}' if secs is not None else '-'):>14}  {r['final_mean']:10.1f}  "
-              f"{r['total_train_seconds']:13.1f}")
-    steps = [r["steps_to_threshold"] if r["steps_to_threshold"] is not None else np.inf
-             for r in results]
+        print(
+            f"{r['seed']:4d}  {steps if steps is not None else 'never':>12}  "
+            f"{(f'{secs:.1f}' if secs is not None else '-'):>14}  {r['final_mean']:10.1f}  "
+            f"{r['total_train_seconds']:13.1f}"
+        )
+    steps = [
+        r["steps_to_threshold"] if r["steps_to_threshold"] is not None else np.inf for r in results
+    ]
     print(f"median steps to threshold: {statistics.median(steps)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=repr))

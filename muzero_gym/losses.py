@@ -6,6 +6,10 @@ for the policy. The loss of each unrolled step ``k >= 1`` is scaled by ``1 / K``
 gradient entering each dynamics step by 0.5, so the total gradient of the dynamics
 network stays constant whatever K is. L2 regularisation comes from the optimizer's
 weight decay; prioritised replay's importance weights scale each sample.
+
+With sampled actions (Sampled MuZero), the policy target is the search's distribution
+``w`` over the candidate actions ``a_i`` searched at that position, and the policy loss
+is ``-sum_i w_i log pi(a_i | s)`` (the log-density for continuous actions).
 """
 
 from __future__ import annotations
@@ -24,15 +28,16 @@ class TrainingBatch:
     """Tensors for one gradient step (see :class:`muzero_gym.replay.ReplaySample`)."""
 
     observations: torch.Tensor  # [B, ...]
-    actions: torch.Tensor  # [B, K] long
+    actions: torch.Tensor  # [B, K, *action_shape] (long for discrete actions)
     target_values: torch.Tensor  # [B, K+1]
     value_mask: torch.Tensor  # [B, K+1]
     target_rewards: torch.Tensor  # [B, K]
     reward_mask: torch.Tensor  # [B, K]
-    target_policies: torch.Tensor  # [B, K+1, A]
+    target_policies: torch.Tensor  # [B, K+1, S] search policy over the S slots
     policy_mask: torch.Tensor  # [B, K+1]
     weights: torch.Tensor  # [B]
     next_observations: torch.Tensor | None = None  # [B, K, ...] for the consistency loss
+    target_candidates: torch.Tensor | None = None  # [B, K+1, S, *action_shape] if sampled
 
 
 def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
@@ -43,6 +48,17 @@ def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
 def _cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of soft targets ``[B, C]`` against logits ``[B, C]``: ``[B]``."""
     return -(target * F.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def _policy_loss(
+    policy: MuZeroPolicy, params: torch.Tensor, batch: TrainingBatch, k: int
+) -> torch.Tensor:
+    """Policy loss ``[B]`` at unroll step ``k``: cross-entropy to the search policy."""
+    target = batch.target_policies[:, k]
+    if batch.target_candidates is None:
+        return _cross_entropy(params, target)
+    log_prob = policy.action_spec.log_prob(params, batch.target_candidates[:, k])  # [B, S]
+    return -(target * log_prob).sum(-1)
 
 
 def compute_loss(
@@ -71,9 +87,7 @@ def compute_loss(
     reward_target = scalar_to_support(batch.target_rewards, support)  # [B, K, R]
 
     value_loss = _cross_entropy(value_logits, value_target[:, 0]) * batch.value_mask[:, 0]
-    policy_loss = (
-        _cross_entropy(policy_logits, batch.target_policies[:, 0]) * batch.policy_mask[:, 0]
-    )
+    policy_loss = _policy_loss(policy, policy_logits, batch, 0) * batch.policy_mask[:, 0]
     reward_loss = torch.zeros_like(value_loss)
     consistency_loss = torch.zeros_like(value_loss)
     use_consistency = consistency_loss_weight > 0 and batch.next_observations is not None
@@ -100,7 +114,7 @@ def compute_loss(
             _cross_entropy(reward_logits, reward_target[:, k - 1]) * batch.reward_mask[:, k - 1]
         )
         policy_loss = policy_loss + step_scale * (
-            _cross_entropy(policy_logits, batch.target_policies[:, k]) * batch.policy_mask[:, k]
+            _policy_loss(policy, policy_logits, batch, k) * batch.policy_mask[:, k]
         )
 
     per_sample = (

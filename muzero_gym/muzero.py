@@ -31,8 +31,10 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
+from muzero_gym.actions import ActionSpec, make_action_spec
+from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.losses import TrainingBatch, compute_loss
-from muzero_gym.mcts import SearchConfig, search, select_actions
+from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
 from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
 from muzero_gym.replay import ReplayBuffer, ReplaySample
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
@@ -53,7 +55,9 @@ class MuZero(BaseAlgorithm):
 
     :param policy: ``"MlpPolicy"``, ``"CnnPolicy"`` or a :class:`MuZeroPolicy` subclass
     :param env: an env id, a ``gym.Env``, a ``VecEnv`` (all its envs are searched as one
-        batch) or a two-player PettingZoo AEC board game
+        batch) or a two-player PettingZoo AEC board game. Actions may be ``Discrete``,
+        ``MultiDiscrete`` or bounded ``Box`` (the last two through Sampled MuZero unless a
+        MultiDiscrete space is small enough to flatten)
     :param learning_rate: learning rate, constant or a schedule of progress remaining
     :param num_simulations: MCTS simulations per move
     :param discount: discount factor gamma (1.0 for board games)
@@ -75,6 +79,18 @@ class MuZero(BaseAlgorithm):
     :param root_exploration_fraction: root noise weight
     :param pb_c_base: pUCT c2 (19652)
     :param pb_c_init: pUCT c1 (1.25)
+    :param search: ``"muzero"`` (pUCT with Dirichlet root noise, Appendix B) or
+        ``"gumbel"`` (Gumbel MuZero, Danihelka et al. 2022: Gumbel-top-k and Sequential
+        Halving at the root, trained towards the completed-Q improved policy; learns with
+        few simulations)
+    :param max_considered_actions: root actions Gumbel MuZero considers (its ``m``)
+    :param num_sampled_actions: K of Sampled MuZero (Hubert et al. 2021): actions sampled
+        from the policy at each node. ``None``: all actions of ``Discrete`` (and flattened
+        ``MultiDiscrete``) spaces are searched, 20 are sampled for ``Box`` and large
+        ``MultiDiscrete`` spaces; a number also samples ``Discrete`` actions
+    :param multi_discrete: ``"auto"`` (flatten ``MultiDiscrete`` spaces of at most 64 joint
+        actions into one ``Discrete``, sample the others from a factorised policy),
+        ``"flatten"`` or ``"factorized"``
     :param temperature: visit-count temperature for self-play moves: a number, or a
         function of progress remaining (1 -> 0), default :class:`StepTemperature`
     :param priority_alpha: prioritised replay exponent (0: uniform)
@@ -127,6 +143,10 @@ class MuZero(BaseAlgorithm):
         root_exploration_fraction: float = 0.25,
         pb_c_base: float = 19652.0,
         pb_c_init: float = 1.25,
+        search: str = "muzero",
+        max_considered_actions: int = 16,
+        num_sampled_actions: int | None = None,
+        multi_discrete: str = "auto",
         temperature: float | Callable[[float], float] | None = None,
         priority_alpha: float = 1.0,
         priority_beta: float = 1.0,
@@ -176,6 +196,13 @@ class MuZero(BaseAlgorithm):
                 use_sde=False,
                 supported_action_spaces=None,
             )
+        except AssertionError as error:
+            if "finite lower and upper bound" not in str(error):
+                raise
+            raise ValueError(
+                "MuZero needs a Box action space with finite bounds; rescale the actions "
+                "(e.g. gymnasium.wrappers.RescaleAction) to a bounded range"
+            ) from error
         except ValueError as error:
             if "MultiInputPolicy" not in str(error):
                 raise
@@ -201,6 +228,10 @@ class MuZero(BaseAlgorithm):
         self.root_exploration_fraction = root_exploration_fraction
         self.pb_c_base = pb_c_base
         self.pb_c_init = pb_c_init
+        self.search = search
+        self.max_considered_actions = max_considered_actions
+        self.num_sampled_actions = num_sampled_actions
+        self.multi_discrete = multi_discrete
         if temperature is None:
             temperature = StepTemperature()
         elif isinstance(temperature, (int, float)):
@@ -266,14 +297,29 @@ class MuZero(BaseAlgorithm):
                 "weight_decay",
                 "lr_schedule",
                 "normalize_observations",
+                "action_spec",
             ):
                 _check(
                     forbidden not in self.policy_kwargs,
                     f"{forbidden!r} is an argument of MuZero, not of policy_kwargs",
                 )
         _check(
-            isinstance(self.action_space, spaces.Discrete),
-            f"MuZero supports Discrete action spaces only for now, got {self.action_space}",
+            self.search in ("muzero", "gumbel"),
+            f"search must be 'muzero' or 'gumbel', got {self.search!r}",
+        )
+        _check(
+            isinstance(self.max_considered_actions, (int, np.integer))
+            and self.max_considered_actions >= 1,
+            f"max_considered_actions must be an integer >= 1, got {self.max_considered_actions!r}",
+        )
+        _check(
+            self.num_sampled_actions is None
+            or (
+                isinstance(self.num_sampled_actions, (int, np.integer))
+                and self.num_sampled_actions >= 1
+            ),
+            "num_sampled_actions must be an integer >= 1 or None, "
+            f"got {self.num_sampled_actions!r}",
         )
         _check(
             not isinstance(self.observation_space, (spaces.Dict, spaces.Tuple)),
@@ -287,6 +333,9 @@ class MuZero(BaseAlgorithm):
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
         self._rng = np.random.default_rng(self.seed)
+        self.action_spec: ActionSpec = make_action_spec(
+            self.action_space, self.num_sampled_actions, self.multi_discrete
+        )
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space,
             self.action_space,
@@ -294,6 +343,7 @@ class MuZero(BaseAlgorithm):
             support_size=self.support_size,
             weight_decay=self.weight_decay,
             normalize_observations=self.normalize_observations,
+            action_spec=self.action_spec,
             **self.policy_kwargs,
         ).to(self.device)
         self.target_policy = self.policy
@@ -309,12 +359,13 @@ class MuZero(BaseAlgorithm):
             root_exploration_fraction=self.root_exploration_fraction,
             two_player=self.two_player,
         )
+        self.gumbel_config = GumbelConfig(max_considered_actions=self.max_considered_actions)
         assert self.observation_space.shape is not None
         self.replay_buffer = ReplayBuffer(
             self.buffer_size,
             tuple(self.observation_space.shape),
             np.dtype(self.observation_space.dtype or np.float32),
-            int(self.action_space.n),  # type: ignore[attr-defined]
+            self.action_spec,
             n_envs=self.n_envs,
             priority_alpha=self.priority_alpha,
         )
@@ -323,6 +374,8 @@ class MuZero(BaseAlgorithm):
         return [
             *super()._excluded_save_params(),
             "search_config",
+            "gumbel_config",
+            "action_spec",
             "target_policy",
             "_last_masks",
             "_last_to_play",
@@ -347,11 +400,31 @@ class MuZero(BaseAlgorithm):
         observations: np.ndarray,
         legal_actions: np.ndarray | None,
         add_exploration_noise: bool,
-    ) -> Any:
-        """Batched MCTS from raw observations ``[B, ...]``."""
+    ) -> SearchResult:
+        """Batched search from raw observations ``[B, ...]``.
+
+        :param legal_actions: ``[B, mask_dim]`` legal moves (``Discrete`` actions), or None
+        """
+        if legal_actions is not None and legal_actions.shape[-1] == 0:
+            legal_actions = None
         obs = torch.as_tensor(observations, device=self.device)
         with torch.inference_mode():
-            root = self.policy.search_root(obs)
+            if self.action_spec.enumerated:
+                root = self.policy.search_root(obs)
+            else:
+                # Candidates are sampled among the legal moves; the search sees slots.
+                root = self.policy.search_root(obs, legal_actions)
+                legal_actions = None
+            if self.search == "gumbel":
+                return gumbel_search(
+                    root,
+                    self.policy.search_step,
+                    self.search_config,
+                    self.gumbel_config,
+                    legal_actions=legal_actions,
+                    rng=self._rng,
+                    add_exploration_noise=add_exploration_noise,
+                )
             return search(
                 root,
                 self.policy.search_step,
@@ -361,14 +434,24 @@ class MuZero(BaseAlgorithm):
                 add_exploration_noise=add_exploration_noise,
             )
 
+    def _choose(self, result: SearchResult, temperature: float, deterministic: bool) -> np.ndarray:
+        """Actions ``[B, *action_shape]`` (as the replay stores them) from a search."""
+        if result.chosen is not None:
+            slots = result.chosen  # Gumbel MuZero's own choice
+        else:
+            slots = select_actions(result.visit_counts, temperature, self._rng, deterministic)
+        if result.candidates is None:
+            return slots
+        return result.candidates[np.arange(len(slots)), slots]
+
     def _masks_from_infos(self, infos: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        """Legal moves ``[n, A]`` and player to move ``[n]`` from env infos."""
-        num_actions = int(self.action_space.n)  # type: ignore[attr-defined]
+        """Legal moves ``[n, mask_dim]`` and player to move ``[n]`` from env infos."""
+        num_actions = self.action_spec.mask_dim
         legal = np.ones((len(infos), num_actions), dtype=bool)
         to_play = np.zeros(len(infos), dtype=np.int8)
         for i, info in enumerate(infos):
             mask = info.get("action_mask") if info else None
-            if mask is not None:
+            if mask is not None and num_actions > 0:
                 legal[i] = np.asarray(mask, dtype=bool).reshape(num_actions)
             if info and "to_play" in info:
                 to_play[i] = int(info["to_play"])
@@ -391,8 +474,8 @@ class MuZero(BaseAlgorithm):
         :param deterministic: play the most visited move; otherwise sample from the visit
             counts at the current temperature
         :param action_masks: legal moves, ``[A]`` or ``[B, A]`` (sb3-contrib's MaskablePPO
-            convention); required for two-player games
-        :return: actions (a scalar array for one observation, ``[B]`` for a batch) and ``state``
+            convention; ``Discrete`` actions only); required for two-player games
+        :return: actions in the env's action space (one, or a batch ``[B, ...]``) and ``state``
         """
         if isinstance(observation, dict):
             raise ValueError("MuZero does not support dict observations")
@@ -410,7 +493,11 @@ class MuZero(BaseAlgorithm):
         legal: np.ndarray | None = None
         if action_masks is not None:
             legal = np.asarray(action_masks, dtype=bool)
-            num_actions = int(self.action_space.n)  # type: ignore[attr-defined]
+            num_actions = self.action_spec.mask_dim
+            if num_actions == 0:
+                raise ValueError(
+                    f"action_masks apply to Discrete action spaces only, not {self.action_space}"
+                )
             if legal.size != batch * num_actions:
                 raise ValueError(
                     f"action_masks has shape {legal.shape}; expected ({num_actions},) or "
@@ -421,9 +508,20 @@ class MuZero(BaseAlgorithm):
             raise ValueError(
                 "this model plays a board game: pass action_masks=... (the legal moves) to predict"
             )
-        result = self._search(obs, legal, add_exploration_noise=False)
+        # Gumbel MuZero samples through its Gumbel noise; pUCT through the visit counts.
+        noise = self.search == "gumbel" and not deterministic
+        if deterministic and not self.action_spec.enumerated:
+            # Sampled candidates come from a fixed seed here, so that a deterministic
+            # prediction is a function of the observation (and global RNGs are untouched).
+            cuda = self.device.type == "cuda"
+            devices = [self.device.index or 0] if cuda else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(0)
+                result = self._search(obs, legal, add_exploration_noise=noise)
+        else:
+            result = self._search(obs, legal, add_exploration_noise=noise)
         temperature = self.temperature(self._current_progress_remaining)
-        actions = select_actions(result.visit_counts, temperature, self._rng, deterministic)
+        actions = self.action_spec.to_env(self._choose(result, temperature, deterministic))
         if not vectorized:
             actions = actions.squeeze(axis=0)
         return actions, state
@@ -501,19 +599,17 @@ class MuZero(BaseAlgorithm):
         obs = np.asarray(self._last_obs)
         result = self._search(obs, self._last_masks, add_exploration_noise=True)
         temperature = self.temperature(self._current_progress_remaining)
-        actions = select_actions(result.visit_counts, temperature, self._rng)
-        new_obs, rewards, dones, infos = self.env.step(actions)
+        actions = self._choose(result, temperature, deterministic=False)
+        new_obs, rewards, dones, infos = self.env.step(self.action_spec.to_env(actions))
         self.num_timesteps += self.n_envs
         self._update_info_buffer(infos, dones)
         truncated = np.array(
             [bool(info.get("TimeLimit.truncated", False)) for info in infos]
         ) & np.asarray(dones, dtype=bool)
         terminated = np.asarray(dones, dtype=bool) & ~truncated
-        visits = result.visit_counts.astype(np.float64)
-        policies = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1.0)
         self.replay_buffer.add(
-            obs, actions, rewards, result.root_value, policies, self._last_to_play,
-            self._last_masks, terminated, truncated,
+            obs, actions, rewards, result.root_value, result.policy_target, self._last_to_play,
+            self._last_masks, terminated, truncated, result.candidates,
         )  # fmt: skip
         # Masks for the next move: from the step's info, or from the reset of an env
         # that just finished (VecEnv resets automatically and keeps the reset info apart).
@@ -565,10 +661,10 @@ class MuZero(BaseAlgorithm):
             self.replay_buffer.legal_actions[flat],
             add_exploration_noise=False,
         )
-        visits = result.visit_counts.astype(np.float32)
-        policies = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1.0)
         head = sample.target_policies[:rows]
-        head[present] = policies
+        head[present] = result.policy_target
+        if sample.target_candidates is not None and result.candidates is not None:
+            sample.target_candidates[:rows][present] = result.candidates
 
     def train(self, gradient_steps: int) -> None:
         """Run ``gradient_steps`` updates on prioritised replay samples."""
@@ -615,9 +711,14 @@ class MuZero(BaseAlgorithm):
             next_observations = torch.as_tensor(
                 self.replay_buffer.observations[slots], device=self.device
             )
+        discrete = np.issubdtype(self.action_spec.dtype, np.integer)
+        action_dtype = torch.long if discrete else torch.float32
+        candidates = None
+        if sample.target_candidates is not None:
+            candidates = tensor(sample.target_candidates, action_dtype)
         return TrainingBatch(
             observations=torch.as_tensor(sample.observations, device=self.device),
-            actions=tensor(sample.actions, torch.long),
+            actions=tensor(sample.actions, action_dtype),
             target_values=tensor(targets),
             value_mask=tensor(sample.value_mask),
             target_rewards=tensor(sample.target_rewards),
@@ -626,6 +727,7 @@ class MuZero(BaseAlgorithm):
             policy_mask=tensor(sample.policy_mask),
             weights=tensor(sample.weights),
             next_observations=next_observations,
+            target_candidates=candidates,
         )
 
     def _dump_logs(self) -> None:

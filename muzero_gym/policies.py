@@ -5,6 +5,10 @@ as in the paper. Hidden states are min-max scaled to [0, 1] per sample (Appendix
 same range as the action encoding. Value and reward are categorical over
 ``-support_size .. support_size`` (see :mod:`muzero_gym.support`).
 
+Actions of any supported space enter through an :class:`~muzero_gym.actions.ActionSpec`:
+the policy head's width, the action encoding of the dynamics and, for Sampled MuZero,
+the candidate actions of each searched node come from it.
+
 ``MlpPolicy`` handles vector observations (any Box, Discrete, MultiDiscrete or
 MultiBinary space, flattened). ``CnnPolicy`` handles images and boards: uint8 frames
 (0-255, scaled to [0, 1]) and small float or bool boards, channels first or last. Large
@@ -25,6 +29,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim, preprocess_obs
 from torch import nn
 
+from muzero_gym.actions import ActionSpec, DiscreteActions, make_action_spec
 from muzero_gym.mcts import RecurrentOutput, RootOutput
 from muzero_gym.support import support_to_scalar, support_to_scalar_np
 
@@ -62,7 +67,7 @@ class MuZeroPolicy(BasePolicy):
     :meth:`_build`.
 
     :param observation_space: observation space
-    :param action_space: a ``Discrete`` action space
+    :param action_space: a ``Discrete``, ``MultiDiscrete`` or bounded ``Box`` action space
     :param lr_schedule: learning rate schedule (progress remaining -> learning rate)
     :param support_size: value / reward support is ``-support_size .. support_size``
     :param weight_decay: L2 penalty on all weights (the paper uses 1e-4)
@@ -73,6 +78,8 @@ class MuZeroPolicy(BasePolicy):
         consistency loss (EfficientZero); unused unless that loss is on
     :param normalize_observations: standardise each observation feature with running
         statistics of the observations seen in self-play (kept in the state dict)
+    :param action_spec: how actions are searched and encoded (default: enumerate
+        ``Discrete`` actions, see :func:`muzero_gym.actions.make_action_spec`)
     """
 
     obs_mean: torch.Tensor
@@ -91,6 +98,7 @@ class MuZeroPolicy(BasePolicy):
         normalize_images: bool = True,
         projection_dim: int = 64,
         normalize_observations: bool = False,
+        action_spec: ActionSpec | None = None,
     ) -> None:
         super().__init__(
             observation_space,
@@ -99,9 +107,10 @@ class MuZeroPolicy(BasePolicy):
             optimizer_class=optimizer_class,
             optimizer_kwargs=optimizer_kwargs,
         )
-        if not isinstance(action_space, spaces.Discrete):
-            raise ValueError(f"MuZero policies need a Discrete action space, got {action_space}")
-        self.num_actions = int(action_space.n)
+        self.action_spec = make_action_spec(action_space) if action_spec is None else action_spec
+        # Width of the policy head: logits of each action, or the parameters of the
+        # distribution that candidate actions are sampled from.
+        self.policy_dim = self.action_spec.policy_dim
         self.support_size = support_size
         self.weight_decay = weight_decay
         self.projection_dim = projection_dim
@@ -151,7 +160,7 @@ class MuZeroPolicy(BasePolicy):
 
     @abstractmethod
     def predict_heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """f: hidden ``[B, ...]`` -> ``(policy logits [B, A], value logits [B, R])``."""
+        """f: hidden ``[B, ...]`` -> ``(policy parameters [B, P], value logits [B, R])``."""
 
     # --- shared ---------------------------------------------------------------------------
     @property
@@ -202,11 +211,20 @@ class MuZeroPolicy(BasePolicy):
         return next_hidden, reward_logits, policy_logits, value_logits
 
     @torch.inference_mode()
-    def search_root(self, obs: torch.Tensor) -> RootOutput:
-        """Initial inference in the form :func:`muzero_gym.mcts.search` takes."""
-        hidden, policy_logits, value_logits = self.initial_inference(obs)
+    def search_root(self, obs: torch.Tensor, legal: np.ndarray | None = None) -> RootOutput:
+        """Initial inference in the form :func:`muzero_gym.mcts.search` takes.
+
+        :param obs: raw observations ``[B, ...]``
+        :param legal: ``[B, mask_dim]`` legal actions, used here only to sample candidate
+            actions (enumerated actions are masked by the search itself)
+        """
+        hidden, policy_params, value_logits = self.initial_inference(obs)
         value = support_to_scalar_np(value_logits.cpu().numpy(), self.support_size)
-        return RootOutput(value, policy_logits.cpu().numpy(), hidden)
+        if self.action_spec.enumerated:
+            return RootOutput(value, policy_params.cpu().numpy(), hidden)
+        legal_tensor = None if legal is None else torch.as_tensor(legal, device=hidden.device)
+        candidates, logits, in_use = self.action_spec.candidates(policy_params, legal_tensor)
+        return RootOutput(value, logits, hidden, candidates, in_use)
 
     def search_step(self, hidden: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:
         """Recurrent inference in the form :func:`muzero_gym.mcts.search` takes.
@@ -214,8 +232,8 @@ class MuZeroPolicy(BasePolicy):
         Call it under ``torch.inference_mode()`` (as ``MuZero`` does around the whole
         search): entering the mode once per search is cheaper than once per simulation.
         """
-        action_tensor = torch.from_numpy(actions).to(hidden.device)
-        next_hidden, reward_logits, policy_logits, value_logits = self.recurrent_inference(
+        action_tensor = torch.from_numpy(np.ascontiguousarray(actions)).to(hidden.device)
+        next_hidden, reward_logits, policy_params, value_logits = self.recurrent_inference(
             hidden, action_tensor
         )
         # One transfer, then the support expectation in numpy: cheaper than more torch ops.
@@ -223,8 +241,13 @@ class MuZeroPolicy(BasePolicy):
         scalars = support_to_scalar_np(
             logits.reshape(-1, 2, self.support_width), self.support_size
         )  # [B, 2]
+        if self.action_spec.enumerated:
+            return RecurrentOutput(
+                scalars[:, 0], scalars[:, 1], policy_params.cpu().numpy(), next_hidden
+            )
+        candidates, prior_logits, in_use = self.action_spec.candidates(policy_params)
         return RecurrentOutput(
-            scalars[:, 0], scalars[:, 1], policy_logits.cpu().numpy(), next_hidden
+            scalars[:, 0], scalars[:, 1], prior_logits, next_hidden, candidates, in_use
         )
 
     def _predict(  # type: ignore[override]
@@ -233,13 +256,21 @@ class MuZeroPolicy(BasePolicy):
         """The prediction network's own action, without search.
 
         ``MuZero.predict`` runs the tree search; this is only the raw prior, used by SB3
-        code that calls ``policy.predict`` directly.
+        code that calls ``policy.predict`` directly. Actions are in the env's format.
         """
         with torch.no_grad():
-            _, policy_logits, _ = self.initial_inference(observation)
-        if deterministic:
-            return policy_logits.argmax(dim=1)
-        return torch.distributions.Categorical(logits=policy_logits).sample()
+            _, policy_params, _ = self.initial_inference(observation)
+        spec = self.action_spec
+        if isinstance(spec, DiscreteActions) and spec.enumerated:
+            if deterministic:
+                actions = policy_params.argmax(dim=1)
+            else:
+                actions = torch.distributions.Categorical(logits=policy_params).sample()
+        elif deterministic:
+            actions = spec.mode(policy_params)
+        else:
+            actions = spec.sample(policy_params, 1)[:, 0]
+        return torch.as_tensor(spec.to_env(actions.cpu().numpy()), device=observation.device)
 
     def value_of(self, obs: torch.Tensor) -> torch.Tensor:
         """Scalar value estimates ``[B]`` of raw observations (used by Reanalyze)."""
@@ -292,9 +323,20 @@ class MlpPolicy(MuZeroPolicy):
         out_dim = self.hidden_dim + self.support_width
         first = self.net_arch[0] if self.net_arch else out_dim
         self.dynamics_state_in = nn.Linear(self.hidden_dim, first)
-        self.dynamics_action_in = nn.Embedding(self.num_actions, first)
-        bound = 1.0 / np.sqrt(self.hidden_dim + self.num_actions)  # nn.Linear's init range
-        nn.init.uniform_(self.dynamics_action_in.weight, -bound, bound)
+        spec = self.action_spec
+        bound = 1.0 / np.sqrt(self.hidden_dim + spec.encoding_dim)  # nn.Linear's init range
+        self.dynamics_action_in: nn.Module
+        if isinstance(spec, DiscreteActions):
+            self.dynamics_action_in = nn.Embedding(spec.n, first)
+            nn.init.uniform_(self.dynamics_action_in.weight, -bound, bound)
+        else:
+            # Other actions (squashed continuous values, one-hots of several dimensions)
+            # enter through a small network of their own: a linear map of them would only
+            # shift units that the hidden state mostly keeps on or off, leaving the reward
+            # linear in the action (unable to prefer the middle of a range).
+            self.dynamics_action_in = nn.Sequential(
+                nn.Linear(spec.encoding_dim, first), act(), nn.Linear(first, first)
+            )
         if self.net_arch:
             self.dynamics_trunk = nn.Sequential(act(), mlp(self.net_arch, act))
             # One layer gives both the next hidden state and the reward logits.
@@ -303,7 +345,7 @@ class MlpPolicy(MuZeroPolicy):
             self.dynamics_trunk = nn.Sequential()
             self.dynamics_head = nn.Identity()
         self.prediction_trunk, width = trunk(self.hidden_dim)
-        self.prediction_head = nn.Linear(width, self.num_actions + self.support_width)
+        self.prediction_head = nn.Linear(width, self.policy_dim + self.support_width)
         # Start value, reward and policy at zero logits: value 0, reward 0, uniform prior.
         last_dynamics = self.dynamics_head if self.net_arch else self.dynamics_state_in
         assert isinstance(last_dynamics, nn.Linear)
@@ -320,14 +362,18 @@ class MlpPolicy(MuZeroPolicy):
     def dynamics(
         self, hidden: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.dynamics_state_in(hidden) + self.dynamics_action_in(actions.long())
+        if isinstance(self.action_spec, DiscreteActions):
+            action_in = self.dynamics_action_in(actions.long())
+        else:
+            action_in = self.dynamics_action_in(self.action_spec.encode(actions))
+        x = self.dynamics_state_in(hidden) + action_in
         out = self.dynamics_head(self.dynamics_trunk(x))
         next_hidden = scale_hidden_state(out[:, : self.hidden_dim])
         return next_hidden, out[:, self.hidden_dim :]
 
     def predict_heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.prediction_head(self.prediction_trunk(hidden))
-        return out[:, : self.num_actions], out[:, self.num_actions :]
+        return out[:, : self.policy_dim], out[:, self.policy_dim :]
 
 
 class ResidualBlock(nn.Module):
@@ -426,9 +472,10 @@ class CnnPolicy(MuZeroPolicy):
             probe = self.representation_net(torch.zeros(1, self.in_channels, height, width))
         self.hidden_shape = tuple(probe.shape[1:])  # (C, h, w)
         _, h, w = self.hidden_shape
-        # Dynamics sees the hidden planes plus one plane per action (one-hot).
+        # Dynamics sees the hidden planes plus one constant plane per entry of the action
+        # encoding (one-hot planes for discrete actions).
         self.dynamics_net = nn.Sequential(
-            conv_bn_relu(c + self.num_actions, c),
+            conv_bn_relu(c + self.action_spec.encoding_dim, c),
             *[ResidualBlock(c) for _ in range(self.num_blocks)],
         )
         self.reward_head = nn.Sequential(
@@ -438,7 +485,7 @@ class CnnPolicy(MuZeroPolicy):
         )  # fmt: skip
         self.prediction_net = nn.Sequential(*[ResidualBlock(c) for _ in range(self.num_blocks)])
         self.policy_head = nn.Sequential(
-            nn.Conv2d(c, 4, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * h * w, self.num_actions)
+            nn.Conv2d(c, 4, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * h * w, self.policy_dim)
         )
         self.value_head = nn.Sequential(
             nn.Conv2d(c, 4, 1), nn.ReLU(), nn.Flatten(),
@@ -465,8 +512,9 @@ class CnnPolicy(MuZeroPolicy):
         self, hidden: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         batch, _, h, w = hidden.shape
-        planes = F.one_hot(actions.long(), self.num_actions).to(hidden.dtype)
-        planes = planes.view(batch, self.num_actions, 1, 1).expand(batch, self.num_actions, h, w)
+        encoding = self.action_spec.encode(actions).to(hidden.dtype)  # [B, E]
+        size = encoding.shape[1]
+        planes = encoding.view(batch, size, 1, 1).expand(batch, size, h, w)
         next_hidden = self.dynamics_net(torch.cat((hidden, planes), dim=1))
         return scale_hidden_state(next_hidden), self.reward_head(next_hidden)
 

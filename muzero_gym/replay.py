@@ -17,7 +17,8 @@ Targets for the K unroll steps from a sampled position ``t`` (Appendix G):
   truncation, or at the end of an episode still being played, the bootstrap moves to the
   last position stored (a shorter n-step return), so truncation is bootstrapped;
 * reward at step ``k >= 1``: the reward for ``a_{t+k-1}``, 0 past a termination;
-* policy at ``t+k``: the stored visit distribution (no policy loss beyond the episode);
+* policy at ``t+k``: the stored search policy (no policy loss beyond the episode): over
+  all actions, or, with sampled actions, over the candidate actions stored with it;
 * two-player games: rewards and values enter from the point of view of the player to
   move at ``t+k``.
 
@@ -33,6 +34,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from muzero_gym.actions import ActionSpec, DiscreteActions
+
 NOT_ENDED, TERMINATED, TRUNCATED = 0, 1, 2
 
 
@@ -42,10 +45,10 @@ class ReplaySample:
 
     slots: np.ndarray  # [B] sampled slots, for priority updates
     observations: np.ndarray  # [B, ...] observations at the sampled positions
-    actions: np.ndarray  # [B, K] actions to unroll (random past the episode end)
+    actions: np.ndarray  # [B, K, *action_shape] actions to unroll (random past the end)
     target_rewards: np.ndarray  # [B, K] reward for each unrolled action
     reward_mask: np.ndarray  # [B, K] 1 where the reward target is known
-    target_policies: np.ndarray  # [B, K+1, A] visit distributions
+    target_policies: np.ndarray  # [B, K+1, S] search policies over the S slots
     policy_mask: np.ndarray  # [B, K+1] 1 where the position exists
     value_prefix: np.ndarray  # [B, K+1] discounted rewards before the bootstrap
     bootstrap_slots: np.ndarray  # [B, K+1] slot to bootstrap from, -1 for none
@@ -53,6 +56,7 @@ class ReplaySample:
     value_mask: np.ndarray  # [B, K+1] 1 where the value target is known
     unroll_slots: np.ndarray  # [B, K+1] slot of each unrolled position, -1 past the end
     weights: np.ndarray  # [B] importance-sampling weights, max 1
+    target_candidates: np.ndarray | None = None  # [B, K+1, S, *action_shape] if sampled
 
 
 @numba.njit(cache=True)
@@ -129,7 +133,8 @@ class ReplayBuffer:
     :param buffer_size: capacity in transitions
     :param observation_shape: shape of one observation
     :param observation_dtype: dtype to store observations in (uint8 frames stay uint8)
-    :param num_actions: size of the Discrete action space
+    :param actions: the :class:`~muzero_gym.actions.ActionSpec` of the actions stored, or
+        the size of a ``Discrete`` space whose actions are all searched
     :param n_envs: number of environments writing one transition each per step
     :param priority_alpha: priority exponent (0: uniform sampling)
     :param priority_epsilon: added to priorities so none is zero
@@ -140,26 +145,31 @@ class ReplayBuffer:
         buffer_size: int,
         observation_shape: tuple[int, ...],
         observation_dtype: np.dtype,
-        num_actions: int,
+        actions: ActionSpec | int,
         n_envs: int = 1,
         priority_alpha: float = 1.0,
         priority_epsilon: float = 1e-6,
     ) -> None:
         if buffer_size < n_envs:
             raise ValueError(f"buffer_size ({buffer_size}) must be at least n_envs ({n_envs})")
+        spec = DiscreteActions(actions) if isinstance(actions, (int, np.integer)) else actions
         self.buffer_size = buffer_size
-        self.num_actions = num_actions
+        self.action_spec = spec
         self.n_envs = n_envs
         self.priority_alpha = priority_alpha
         self.priority_epsilon = priority_epsilon
         cap = buffer_size
         self.observations = np.zeros((cap, *observation_shape), dtype=observation_dtype)
-        self.actions = np.zeros(cap, dtype=np.int64)
+        self.actions = np.zeros((cap, *spec.shape), dtype=spec.dtype)
         self.rewards = np.zeros(cap, dtype=np.float64)
         self.root_values = np.zeros(cap, dtype=np.float64)
-        self.policies = np.zeros((cap, num_actions), dtype=np.float32)
+        self.policies = np.zeros((cap, spec.num_slots), dtype=np.float32)
+        # Sampled actions: the candidates the stored policy is over.
+        self.candidates: np.ndarray | None = None
+        if not spec.enumerated:
+            self.candidates = np.zeros((cap, spec.num_slots, *spec.shape), dtype=spec.dtype)
         self.to_play = np.zeros(cap, dtype=np.int8)
-        self.legal_actions = np.zeros((cap, num_actions), dtype=np.bool_)
+        self.legal_actions = np.zeros((cap, spec.mask_dim), dtype=np.bool_)
         self.next_slot = np.full(cap, -1, dtype=np.int64)
         self.end_kind = np.zeros(cap, dtype=np.int8)
         self.priorities = np.zeros(cap, dtype=np.float64)
@@ -176,14 +186,15 @@ class ReplayBuffer:
     def add(
         self,
         observations: np.ndarray,  # [n_envs, ...]
-        actions: np.ndarray,  # [n_envs]
+        actions: np.ndarray,  # [n_envs, *action_shape]
         rewards: np.ndarray,  # [n_envs]
         root_values: np.ndarray,  # [n_envs]
-        policies: np.ndarray,  # [n_envs, A]
+        policies: np.ndarray,  # [n_envs, S]
         to_play: np.ndarray,  # [n_envs]
-        legal_actions: np.ndarray,  # [n_envs, A]
+        legal_actions: np.ndarray | None,  # [n_envs, mask_dim]
         terminated: np.ndarray,  # [n_envs] bool
         truncated: np.ndarray,  # [n_envs] bool
+        candidates: np.ndarray | None = None,  # [n_envs, S, *action_shape] if sampled
     ) -> None:
         """Store one step of every environment and link it to its episode."""
         n = self.n_envs
@@ -194,8 +205,15 @@ class ReplayBuffer:
         self.rewards[slots] = rewards
         self.root_values[slots] = root_values
         self.policies[slots] = policies
+        if self.candidates is not None:
+            if candidates is None:
+                raise ValueError("this buffer stores sampled actions: pass their candidates")
+            self.candidates[slots] = candidates
         self.to_play[slots] = to_play
-        self.legal_actions[slots] = legal_actions
+        if legal_actions is not None:
+            self.legal_actions[slots] = legal_actions
+        else:
+            self.legal_actions[slots] = True
         self.next_slot[slots] = -1
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool) & ~terminated
@@ -301,9 +319,15 @@ class ReplayBuffer:
         present = unroll_slots >= 0
         safe = np.maximum(unroll_slots, 0)
         # Past the end of an episode the unrolled actions are random (Appendix G).
-        random_actions = rng.integers(0, self.num_actions, size=(batch_size, unroll_steps))
-        actions = np.where(present[:, :-1], self.actions[safe[:, :-1]], random_actions)
+        random_actions = self.action_spec.random(rng, (batch_size, unroll_steps))
+        trailing = (1,) * len(self.action_spec.shape)
+        played = present[:, :-1].reshape(*present[:, :-1].shape, *trailing)
+        actions = np.where(played, self.actions[safe[:, :-1]], random_actions)
+        actions = actions.astype(self.action_spec.dtype)
         target_policies = np.where(present[..., None], self.policies[safe], 0.0).astype(np.float32)
+        target_candidates = None
+        if self.candidates is not None:
+            target_candidates = self.candidates[safe]  # policy_mask hides the missing ones
         return ReplaySample(
             slots=slots,
             observations=self.observations[slots],
@@ -318,6 +342,7 @@ class ReplayBuffer:
             value_mask=value_mask,
             unroll_slots=unroll_slots,
             weights=weights,
+            target_candidates=target_candidates,
         )
 
     def stored_bootstrap_values(self, sample: ReplaySample) -> np.ndarray:

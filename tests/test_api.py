@@ -146,9 +146,34 @@ def test_learn_without_arguments_has_a_default_budget() -> None:
 
 
 # ----------------------------------------------------------------------------- bad input
-def test_unsupported_action_space_is_named() -> None:
-    with pytest.raises(ValueError, match="Box"):
-        MuZero("MlpPolicy", "Pendulum-v1")
+class ActionSpaceEnv(gym.Env):
+    """A one-step env with any action space, to check which spaces are refused."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def __init__(self, action_space: spaces.Space) -> None:
+        self.action_space = action_space
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return np.zeros(2, np.float32), 0.0, True, False, {}
+
+
+@pytest.mark.parametrize(
+    ("space", "name"),
+    [
+        (spaces.MultiBinary(3), "MultiBinary"),
+        (spaces.Tuple((spaces.Discrete(2), spaces.Discrete(3))), "Tuple"),
+        (spaces.Dict({"a": spaces.Discrete(2)}), "Dict"),
+        (spaces.Box(-np.inf, np.inf, (2,), np.float32), "finite bounds"),
+    ],
+)
+def test_unsupported_action_space_is_named(space: spaces.Space, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        MuZero("MlpPolicy", ActionSpaceEnv(space))
 
 
 def test_unknown_policy_and_bad_arguments() -> None:

@@ -29,7 +29,7 @@ def fill(buffer: ReplayBuffer, rewards, values, end: str = "", to_play=None) -> 
 
 
 def make(capacity: int = 100, n_envs: int = 1) -> ReplayBuffer:
-    return ReplayBuffer(capacity, (2,), np.dtype(np.float32), num_actions=2, n_envs=n_envs)
+    return ReplayBuffer(capacity, (2,), np.dtype(np.float32), actions=2, n_envs=n_envs)
 
 
 def test_n_step_targets_at_termination() -> None:

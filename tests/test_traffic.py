@@ -174,8 +174,16 @@ def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
         TrafficEnv(**kwargs)
 
 
-@pytest.mark.parametrize("action", [np.zeros(3, dtype=np.int64), np.zeros((2, 2)), 0,
-                                    np.array([0, 1, 2, 0]), np.array([0, -1, 0, 0])])
+@pytest.mark.parametrize(
+    "action",
+    [
+        np.zeros(3, dtype=np.int64),
+        np.zeros((2, 2)),
+        0,
+        np.array([0, 1, 2, 0]),
+        np.array([0, -1, 0, 0]),
+    ],
+)
 def test_bad_actions_raise(action) -> None:
     env = TrafficEnv()
     env.reset(seed=0)
@@ -208,8 +216,11 @@ def test_controllers_accept_single_and_batched_observations() -> None:
     env = TrafficEnv(grid_shape=(2, 3), phase_plan="four-phase")
     obs, _ = env.reset(seed=0)
     batch = np.stack([obs, obs, obs])
-    for controller in (FixedTimeController(env), MaxPressureController(env),
-                       RandomController(env, seed=0)):
+    for controller in (
+        FixedTimeController(env),
+        MaxPressureController(env),
+        RandomController(env, seed=0),
+    ):
         single, _ = controller.predict(obs)
         many, _ = controller.predict(batch)
         assert single.shape == (6,) and env.action_space.contains(single)
@@ -240,8 +251,11 @@ def test_fixed_time_plan_follows_webster_and_respects_green_limits() -> None:
 def test_evaluate_policy_runs_the_controllers() -> None:
     vec_env = make_vec_env("Traffic-v0", n_envs=2, seed=0, env_kwargs={"render_mode": None})
     env = vec_env.envs[0].unwrapped
-    for controller in (FixedTimeController(env), MaxPressureController(env),
-                       RandomController(env, seed=0)):
+    for controller in (
+        FixedTimeController(env),
+        MaxPressureController(env),
+        RandomController(env, seed=0),
+    ):
         # evaluate_policy only calls predict(obs, state, episode_start, deterministic).
         mean_reward, _ = evaluate_policy(controller, vec_env, n_eval_episodes=2)  # type: ignore
         assert np.isfinite(mean_reward)
@@ -251,16 +265,23 @@ def test_max_pressure_beats_fixed_time_beats_random_on_default_demand() -> None:
     env = gym.make("Traffic-v0")
     base = env.unwrapped
     waits = {}
-    for name, controller in [("max-pressure", MaxPressureController(base)),
-                             ("fixed-time", FixedTimeController(base)),
-                             ("random", RandomController(base, seed=0))]:
+    for name, controller in [
+        ("max-pressure", MaxPressureController(base)),
+        ("fixed-time", FixedTimeController(base)),
+        ("random", RandomController(base, seed=0)),
+    ]:
         waits[name] = np.mean([episode_mean_waiting(env, controller, seed) for seed in (0, 1)])
     assert waits["max-pressure"] < waits["fixed-time"] < waits["random"], waits
 
 
-@pytest.mark.parametrize("reward_fn, key", [("diff-waiting-time", "reward_diff_waiting_time"),
-                                            ("queue", "reward_queue"),
-                                            ("pressure", "reward_pressure")])
+@pytest.mark.parametrize(
+    "reward_fn, key",
+    [
+        ("diff-waiting-time", "reward_diff_waiting_time"),
+        ("queue", "reward_queue"),
+        ("pressure", "reward_pressure"),
+    ],
+)
 def test_reward_matches_its_info_term(reward_fn: str, key: str) -> None:
     env = TrafficEnv(reward_fn=reward_fn, demand=900.0)
     env.reset(seed=0)

@@ -1,0 +1,345 @@
+"""How MuZero represents, searches and learns the actions of each Gymnasium action space.
+
+Plain MuZero enumerates every action at every node. That serves ``Discrete`` spaces and
+small ``MultiDiscrete`` ones (flattened exactly into one joint ``Discrete``). Larger
+joint spaces and continuous ``Box`` actions use Sampled MuZero (Hubert et al. 2021): each
+node searches ``K`` actions sampled from the policy, and the policy is trained towards
+the search's distribution over those samples.
+
+An :class:`ActionSpec` gives, for one space:
+
+* ``policy_dim``: width of the policy head (logits, or Gaussian mean and log std);
+* ``shape`` / ``dtype``: one action as the tree, the replay and the dynamics see it;
+* :meth:`~ActionSpec.encode`: actions -> the vector the dynamics network takes;
+* :meth:`~ActionSpec.sample` and :meth:`~ActionSpec.log_prob` for sampled search;
+* :meth:`~ActionSpec.to_env`: the action to send to the environment.
+
+Sampled search uses the paper's corrected prior ``(beta_hat / beta) * pi`` over the
+sampled slots. Samples are drawn from ``beta = pi`` itself, so the corrected prior is
+the empirical distribution ``beta_hat`` of the samples: duplicates (possible for
+discrete actions) are merged into one slot whose prior is their count over ``K``.
+
+Continuous actions are sampled as ``u ~ Normal(mean, std)`` and sent to the environment
+as ``low + (tanh(u) + 1) / 2 * (high - low)``: the tree and the replay keep ``u``, whose
+log-density is exact, and the dynamics sees ``tanh(u)``, what the environment receives
+up to scaling.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium import spaces
+
+#: MultiDiscrete spaces with at most this many joint actions are flattened and
+#: enumerated exactly (``multi_discrete="auto"``); larger ones are sampled.
+MAX_FLATTENED_ACTIONS = 64
+
+# Bounds of the Gaussian policy's log standard deviation (pre-squash units).
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
+_LOG_STD_OFFSET = float(np.log(-LOG_STD_MIN / LOG_STD_MAX))  # sigmoid(offset) = 5 / 6
+
+
+class ActionSpec(ABC):
+    """The actions of one action space, as MuZero's networks, search and replay see them."""
+
+    #: width of the policy head
+    policy_dim: int
+    #: width of the action encoding the dynamics network takes
+    encoding_dim: int
+    #: shape and dtype of one action in the tree and the replay
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    #: True: slot ``i`` of every node is action ``i``; False: nodes hold sampled actions
+    enumerated: bool
+    #: width of legal-action masks (``Discrete`` only; 0 where masks do not apply)
+    mask_dim: int
+    #: searched slots per node
+    num_slots: int
+
+    @abstractmethod
+    def encode(self, actions: torch.Tensor) -> torch.Tensor:
+        """Actions ``[B, *shape]`` -> dynamics input ``[B, encoding_dim]``."""
+
+    @abstractmethod
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """Actions ``[B, *shape]`` -> actions for the environment's space."""
+
+    @abstractmethod
+    def random(self, rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
+        """Uniformly random actions ``[*size, *shape]`` (unrolling past an episode's end)."""
+
+    def sample(
+        self, params: torch.Tensor, num_samples: int, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Draw ``num_samples`` actions per row from the policy: ``[B, K, *shape]``."""
+        raise NotImplementedError(f"{type(self).__name__} enumerates its actions")
+
+    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Log-probability (or density) of actions ``[B, S, *shape]`` under ``params``:
+        ``[B, S]``."""
+        raise NotImplementedError(f"{type(self).__name__} enumerates its actions")
+
+    def mode(self, params: torch.Tensor) -> torch.Tensor:
+        """The policy's most likely action ``[B, *shape]`` (no search)."""
+        raise NotImplementedError(f"{type(self).__name__} enumerates its actions")
+
+    def candidates(
+        self, params: torch.Tensor, legal: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample the slots of a batch of nodes.
+
+        :param params: policy head outputs ``[B, policy_dim]``
+        :param legal: ``[B, mask_dim]`` legal actions, or None
+        :return: ``(candidates [B, K, *shape], prior logits [B, K], in use [B, K])``:
+            the corrected prior ``beta_hat`` of Sampled MuZero, duplicates merged into
+            their first slot
+        """
+        samples = self.sample(params, self.num_slots, legal)  # [B, K, *shape]
+        flat = samples.reshape(samples.shape[0], self.num_slots, -1)
+        same = (flat[:, :, None, :] == flat[:, None, :, :]).all(-1)  # [B, K, K]
+        counts = same.sum(-1)  # [B, K]
+        earlier = torch.tril(torch.ones_like(same[0]), diagonal=-1)  # [K, K]
+        first = ~(same & earlier).any(-1)  # [B, K] first occurrence of each action
+        prior = torch.where(first, counts.to(params.dtype) / self.num_slots, 0.0)
+        logits = torch.log(prior.clamp(min=1e-30))
+        return samples.cpu().numpy(), logits.cpu().numpy(), first.cpu().numpy()
+
+
+class DiscreteActions(ActionSpec):
+    """``Discrete(n)``: all ``n`` actions searched, or ``num_samples`` of them sampled.
+
+    :param n: number of actions
+    :param num_samples: sampled slots per node; None enumerates all actions
+    :param start: the space's first action (``Discrete(n, start=s)``)
+    """
+
+    def __init__(self, n: int, num_samples: int | None = None, start: int = 0) -> None:
+        self.n = n
+        self.start = start
+        self.policy_dim = n
+        self.encoding_dim = n
+        self.shape = ()
+        self.dtype = np.dtype(np.int64)
+        self.enumerated = num_samples is None
+        self.mask_dim = n
+        self.num_slots = n if num_samples is None else num_samples
+
+    def encode(self, actions: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(actions.long(), self.n).float()
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        return np.asarray(actions, dtype=np.int64) + self.start
+
+    def random(self, rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
+        return rng.integers(0, self.n, size=size)
+
+    def sample(
+        self, params: torch.Tensor, num_samples: int, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        logits = params if legal is None else params.masked_fill(~legal, -torch.inf)
+        return torch.multinomial(torch.softmax(logits, -1), num_samples, replacement=True)
+
+    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(params, -1).gather(-1, actions.long())
+
+    def mode(self, params: torch.Tensor) -> torch.Tensor:
+        return params.argmax(-1)
+
+
+class FlatMultiDiscreteActions(DiscreteActions):
+    """``MultiDiscrete(nvec)`` searched exactly as one ``Discrete(prod(nvec))``."""
+
+    def __init__(self, nvec: np.ndarray, start: np.ndarray | None = None) -> None:
+        self.nvec = np.asarray(nvec, dtype=np.int64).reshape(-1)
+        self.space_shape = tuple(np.shape(nvec))
+        self.offset = np.zeros_like(self.nvec) if start is None else np.reshape(start, -1)
+        super().__init__(int(np.prod(self.nvec)))
+        self.mask_dim = 0
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        joint = np.asarray(actions, dtype=np.int64)
+        parts = np.stack(np.unravel_index(joint, tuple(self.nvec)), axis=-1) + self.offset
+        return parts.reshape(*joint.shape, *self.space_shape)
+
+
+class MultiDiscreteActions(ActionSpec):
+    """``MultiDiscrete(nvec)`` with a factorised policy: one categorical per dimension,
+    joint actions sampled from their product.
+
+    :param nvec: sizes of the dimensions
+    :param num_samples: sampled slots per node
+    :param start: the space's first value of each dimension
+    """
+
+    def __init__(self, nvec: np.ndarray, num_samples: int, start: np.ndarray | None = None) -> None:
+        self.nvec = np.asarray(nvec, dtype=np.int64).reshape(-1)
+        self.space_shape = tuple(np.shape(nvec))
+        self.offset = np.zeros_like(self.nvec) if start is None else np.reshape(start, -1)
+        self.policy_dim = int(self.nvec.sum())
+        self.encoding_dim = self.policy_dim
+        self.shape = (len(self.nvec),)
+        self.dtype = np.dtype(np.int64)
+        self.enumerated = False
+        self.mask_dim = 0
+        self.num_slots = num_samples
+        self._splits = [int(n) for n in self.nvec]
+
+    def _log_probs(self, params: torch.Tensor) -> list[torch.Tensor]:
+        return [torch.log_softmax(p, -1) for p in params.split(self._splits, dim=-1)]
+
+    def encode(self, actions: torch.Tensor) -> torch.Tensor:
+        parts = [F.one_hot(actions[:, d].long(), n) for d, n in enumerate(self._splits)]
+        return torch.cat(parts, dim=-1).float()
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        values = np.asarray(actions, dtype=np.int64) + self.offset
+        return values.reshape(*values.shape[:-1], *self.space_shape)
+
+    def random(self, rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
+        return rng.integers(0, self.nvec, size=(*size, len(self.nvec)))
+
+    def sample(
+        self, params: torch.Tensor, num_samples: int, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        columns = [
+            torch.multinomial(torch.softmax(p, -1), num_samples, replacement=True)
+            for p in params.split(self._splits, dim=-1)
+        ]
+        return torch.stack(columns, dim=-1)  # [B, K, D]
+
+    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros(actions.shape[:-1], dtype=params.dtype, device=params.device)
+        for d, log_p in enumerate(self._log_probs(params)):
+            total = total + log_p.gather(-1, actions[..., d].long())
+        return total
+
+    def mode(self, params: torch.Tensor) -> torch.Tensor:
+        return torch.stack([p.argmax(-1) for p in params.split(self._splits, dim=-1)], dim=-1)
+
+
+class BoxActions(ActionSpec):
+    """Bounded ``Box`` actions with a tanh-squashed diagonal Gaussian policy.
+
+    :param low: lower bounds of the space
+    :param high: upper bounds of the space
+    :param num_samples: sampled slots per node
+    """
+
+    def __init__(self, low: np.ndarray, high: np.ndarray, num_samples: int) -> None:
+        self.space_shape = tuple(np.shape(low))
+        self.low = np.asarray(low, dtype=np.float64).reshape(-1)
+        self.high = np.asarray(high, dtype=np.float64).reshape(-1)
+        dims = len(self.low)
+        self.policy_dim = 2 * dims
+        self.encoding_dim = dims
+        self.shape = (dims,)
+        self.dtype = np.dtype(np.float32)
+        self.enumerated = False
+        self.mask_dim = 0
+        self.num_slots = num_samples
+
+    def _gaussian(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, raw_log_std = params.chunk(2, dim=-1)
+        # Squashed smoothly into [LOG_STD_MIN, LOG_STD_MAX], with a raw output of 0 (the
+        # zero-initialised head) giving log std 0: a broad first exploration.
+        span = LOG_STD_MAX - LOG_STD_MIN
+        log_std = LOG_STD_MIN + span * torch.sigmoid(raw_log_std + _LOG_STD_OFFSET)
+        return mean, log_std
+
+    def encode(self, actions: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(actions.float())
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        squashed = np.tanh(np.asarray(actions, dtype=np.float64))
+        values = self.low + 0.5 * (squashed + 1.0) * (self.high - self.low)
+        values = np.clip(values, self.low, self.high).astype(np.float32)
+        return values.reshape(*values.shape[:-1], *self.space_shape)
+
+    def random(self, rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
+        # Uniform over the squashed range [-1, 1], as pre-squash values.
+        uniform = rng.uniform(-0.999, 0.999, size=(*size, *self.shape))
+        return np.arctanh(uniform).astype(np.float32)
+
+    def sample(
+        self, params: torch.Tensor, num_samples: int, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        mean, log_std = self._gaussian(params)
+        noise = torch.randn(
+            (mean.shape[0], num_samples, mean.shape[1]), dtype=mean.dtype, device=mean.device
+        )
+        return mean[:, None] + log_std.exp()[:, None] * noise  # [B, K, d]
+
+    def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        mean, log_std = self._gaussian(params)
+        mean, log_std = mean[:, None], log_std[:, None]  # [B, 1, d]
+        z = (actions - mean) / log_std.exp()
+        return (-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
+
+    def mode(self, params: torch.Tensor) -> torch.Tensor:
+        return self._gaussian(params)[0]
+
+    def candidates(
+        self, params: torch.Tensor, legal: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Continuous samples never coincide: every slot is its own action, prior 1 / K.
+        samples = self.sample(params, self.num_slots).cpu().numpy().astype(np.float32)
+        batch = samples.shape[0]
+        logits = np.full((batch, self.num_slots), -np.log(self.num_slots))
+        return samples, logits, np.ones((batch, self.num_slots), dtype=np.bool_)
+
+
+def make_action_spec(
+    space: spaces.Space,
+    num_sampled_actions: int | None = None,
+    multi_discrete: str = "auto",
+) -> ActionSpec:
+    """The :class:`ActionSpec` for an action space.
+
+    :param space: the environment's action space
+    :param num_sampled_actions: K of Sampled MuZero; None: enumerate ``Discrete`` and
+        flattened ``MultiDiscrete`` actions, and sample 20 for the others
+    :param multi_discrete: ``"flatten"`` (one joint ``Discrete``), ``"factorized"``
+        (sampled, one categorical per dimension) or ``"auto"``: flatten up to
+        ``MAX_FLATTENED_ACTIONS`` joint actions
+    :raises ValueError: for spaces MuZero cannot act in (Dict, Tuple, MultiBinary,
+        unbounded Box, ...), naming the space
+    """
+    if multi_discrete not in ("auto", "flatten", "factorized"):
+        raise ValueError(
+            f"multi_discrete must be 'auto', 'flatten' or 'factorized', got {multi_discrete!r}"
+        )
+    if num_sampled_actions is not None and num_sampled_actions < 1:
+        raise ValueError(f"num_sampled_actions must be >= 1 or None, got {num_sampled_actions}")
+    sampled = 20 if num_sampled_actions is None else num_sampled_actions
+    if isinstance(space, spaces.Discrete):
+        return DiscreteActions(int(space.n), num_sampled_actions, int(space.start))
+    if isinstance(space, spaces.MultiDiscrete):
+        joint = int(np.prod(space.nvec, dtype=np.float64))
+        start = getattr(space, "start", None)
+        small = num_sampled_actions is None and joint <= MAX_FLATTENED_ACTIONS
+        flatten = multi_discrete == "flatten" or (multi_discrete == "auto" and small)
+        if flatten:
+            if joint > 1_000_000:
+                raise ValueError(
+                    f"{space} has {joint} joint actions, too many to flatten; use "
+                    "multi_discrete='factorized'"
+                )
+            return FlatMultiDiscreteActions(space.nvec, start)
+        return MultiDiscreteActions(space.nvec, sampled, start)
+    if isinstance(space, spaces.Box):
+        if not (np.isfinite(space.low).all() and np.isfinite(space.high).all()):
+            raise ValueError(
+                f"MuZero needs a Box action space with finite bounds, got {space}; rescale "
+                "the actions (e.g. gymnasium.wrappers.RescaleAction) to a bounded range"
+            )
+        if not np.issubdtype(space.dtype, np.floating):
+            raise ValueError(f"MuZero needs a float Box action space, got {space}")
+        return BoxActions(space.low, space.high, sampled)
+    raise ValueError(
+        f"MuZero does not support {type(space).__name__} action spaces ({space}); it "
+        "supports Discrete, MultiDiscrete and bounded Box"
+    )

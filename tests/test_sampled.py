@@ -1,0 +1,251 @@
+"""Sampled MuZero: candidate actions, the corrected prior, Box and MultiDiscrete actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from muzero_gym import MuZero
+from muzero_gym.actions import (
+    BoxActions,
+    DiscreteActions,
+    FlatMultiDiscreteActions,
+    MultiDiscreteActions,
+    make_action_spec,
+)
+from muzero_gym.mcts import RecurrentOutput, RootOutput, SearchConfig, search
+
+TINY: dict[str, Any] = dict(
+    num_simulations=6,
+    batch_size=16,
+    buffer_size=1_000,
+    learning_starts=16,
+    support_size=5,
+    unroll_steps=3,
+    td_steps=3,
+    num_sampled_actions=4,
+    policy_kwargs=dict(hidden_dim=16, net_arch=[16]),
+)
+
+
+class ActionEnv(gym.Env):
+    """Observations in [-1, 1]^3; reward -|action|; episodes of ``length`` steps, cut by
+    truncation (or ending in termination when ``length`` is 1: a contextual bandit)."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
+
+    def __init__(self, action_space: spaces.Space, length: int = 8) -> None:
+        self.action_space = action_space
+        self.length = length
+        self.steps = 0
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        self.steps = 0
+        return self.np_random.uniform(-1, 1, 3).astype(np.float32), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        assert self.action_space.contains(np.asarray(action, dtype=self.action_space.dtype))
+        self.steps += 1
+        reward = -float(np.abs(np.asarray(action, dtype=np.float64)).sum())
+        obs = self.np_random.uniform(-1, 1, 3).astype(np.float32)
+        if self.length == 1:
+            return obs, reward, True, False, {}
+        return obs, reward, False, self.steps >= self.length, {}
+
+
+def test_duplicates_merge_into_the_corrected_prior() -> None:
+    torch.manual_seed(0)
+    spec = DiscreteActions(3, num_samples=20)
+    params = torch.tensor([[0.0, 2.0, -1.0], [5.0, 0.0, 0.0]])
+    candidates, logits, in_use = spec.candidates(params)
+    prior = np.exp(logits) * in_use
+    np.testing.assert_allclose(prior.sum(axis=1), 1.0)
+    for row in range(2):
+        used = candidates[row][in_use[row]]
+        assert len(set(used.tolist())) == len(used)  # one slot per distinct action
+        for slot in np.flatnonzero(in_use[row]):
+            count = (candidates[row] == candidates[row, slot]).sum()
+            assert prior[row, slot] == pytest.approx(count / 20)  # beta_hat, since beta = pi
+
+
+def test_legal_masks_restrict_sampled_candidates() -> None:
+    torch.manual_seed(1)
+    spec = DiscreteActions(5, num_samples=8)
+    legal = torch.tensor([[False, True, False, True, False]] * 50)
+    candidates, _, in_use = spec.candidates(torch.zeros(50, 5), legal)
+    assert set(candidates[in_use].tolist()) <= {1, 3}
+
+
+def test_log_probs_match_torch_distributions() -> None:
+    torch.manual_seed(2)
+    box = BoxActions(np.array([-1.0, 0.0]), np.array([1.0, 2.0]), num_samples=5)
+    params = torch.randn(4, 4)
+    actions = box.sample(params, 5)
+    mean, log_std = box._gaussian(params)
+    expected = torch.distributions.Normal(mean[:, None], log_std.exp()[:, None])
+    torch.testing.assert_close(box.log_prob(params, actions), expected.log_prob(actions).sum(-1))
+
+    multi = MultiDiscreteActions(np.array([2, 3]), num_samples=5)
+    params = torch.randn(4, 5)
+    actions = multi.sample(params, 5)
+    first = torch.distributions.Categorical(logits=params[:, None, :2])
+    second = torch.distributions.Categorical(logits=params[:, None, 2:])
+    expected = first.log_prob(actions[..., 0]) + second.log_prob(actions[..., 1])
+    torch.testing.assert_close(multi.log_prob(params, actions), expected)
+
+
+def test_action_spec_choice() -> None:
+    assert isinstance(make_action_spec(spaces.MultiDiscrete([2] * 4)), FlatMultiDiscreteActions)
+    assert isinstance(make_action_spec(spaces.MultiDiscrete([2] * 10)), MultiDiscreteActions)
+    factorized = make_action_spec(spaces.MultiDiscrete([2] * 4), multi_discrete="factorized")
+    assert isinstance(factorized, MultiDiscreteActions)
+    assert make_action_spec(spaces.Discrete(4)).enumerated
+    assert not make_action_spec(spaces.Discrete(4), num_sampled_actions=2).enumerated
+    flat = make_action_spec(spaces.MultiDiscrete([2, 3]))
+    joint = np.arange(6)
+    np.testing.assert_array_equal(
+        flat.to_env(joint), [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
+    )
+    with pytest.raises(ValueError, match="multi_discrete"):
+        make_action_spec(spaces.MultiDiscrete([2]), multi_discrete="joint")
+
+
+def continuous_bandit(target: float):
+    """A one-step model over 1-D actions: reward -(a - target)^2, values 0."""
+
+    def recurrent_fn(embedding: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:
+        actions = np.asarray(actions)
+        assert actions.shape == (len(embedding), 1)  # the candidate actions, not slots
+        batch = len(actions)
+        return RecurrentOutput(
+            reward=-((actions[:, 0] - target) ** 2),
+            value=np.zeros(batch),
+            prior_logits=np.zeros((batch, 4)),
+            embedding=embedding,
+            candidates=np.zeros((batch, 4, 1), np.float32),
+            candidate_mask=np.ones((batch, 4), bool),
+        )
+
+    return recurrent_fn
+
+
+def test_sampled_search_visits_the_best_sampled_action_most() -> None:
+    candidates = np.array([[[-0.9], [-0.2], [0.3], [0.8]]] * 2, np.float32)
+    root = RootOutput(
+        value=np.zeros(2),
+        prior_logits=np.full((2, 4), np.log(0.25)),
+        embedding=torch.zeros(2, 1),
+        candidates=candidates,
+        candidate_mask=np.ones((2, 4), bool),
+    )
+    config = SearchConfig(num_simulations=40, discount=1.0)
+    result = search(root, continuous_bandit(0.35), config, add_exploration_noise=False)
+    assert (result.visit_counts.argmax(axis=1) == 2).all()
+    np.testing.assert_array_equal(result.candidates, candidates)
+    np.testing.assert_allclose(result.policy_target.sum(axis=1), 1.0)
+
+
+def test_corrected_prior_weights_merged_duplicates() -> None:
+    # Slots 0 and 3 hold the distinct actions of the samples [a, a, a, b]: prior 3/4, 1/4.
+    prior = np.array([[0.75, 0.0, 0.0, 0.25]])
+    root = RootOutput(
+        value=np.zeros(1),
+        prior_logits=np.log(np.maximum(prior, 1e-30)),
+        embedding=torch.zeros(1, 1),
+        candidates=np.array([[[0.0], [0.0], [0.0], [1.0]]], np.float32),
+        candidate_mask=prior > 0,
+    )
+    config = SearchConfig(num_simulations=40, discount=1.0)
+
+    def flat(embedding: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:
+        batch = len(actions)
+        return RecurrentOutput(
+            np.zeros(batch), np.zeros(batch), np.zeros((batch, 4)), embedding,
+            np.zeros((batch, 4, 1), np.float32), np.ones((batch, 4), bool),
+        )  # fmt: skip
+
+    result = search(root, flat, config, add_exploration_noise=False)
+    visits = result.visit_counts[0]
+    assert visits[1] == visits[2] == 0  # merged duplicates are never searched
+    assert visits[0] > 2 * visits[3] > 0  # equal values: visits follow the prior
+
+
+@pytest.mark.parametrize(
+    ("space", "kwargs"),
+    [
+        (spaces.Box(np.array([-2, 0], np.float32), np.array([1, 5], np.float32)), {}),
+        (spaces.MultiDiscrete([3, 2, 4]), {"multi_discrete": "factorized"}),
+        (spaces.MultiDiscrete([3, 2]), {"multi_discrete": "flatten", "num_sampled_actions": None}),
+        (spaces.Discrete(5), {}),
+    ],
+    ids=["box", "multidiscrete-factorized", "multidiscrete-flat", "discrete-sampled"],
+)
+def test_predictions_are_valid_and_survive_save_load(
+    space: spaces.Space, kwargs: dict[str, Any], tmp_path: Path
+) -> None:
+    env = ActionEnv(space)
+    model = MuZero("MlpPolicy", env, seed=0, **{**TINY, **kwargs})
+    model.learn(48)
+    obs = np.random.default_rng(0).uniform(-1, 1, (20, 3)).astype(np.float32)
+    for deterministic in (True, False):
+        actions, _ = model.predict(obs, deterministic=deterministic)
+        assert len(actions) == 20
+        assert all(space.contains(np.asarray(a, dtype=space.dtype)) for a in actions)
+    single, _ = model.predict(obs[0], deterministic=True)
+    assert space.contains(np.asarray(single, dtype=space.dtype))
+    before, _ = model.predict(obs, deterministic=True)
+    again, _ = model.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(before, again)  # deterministic despite sampled candidates
+    model.save(tmp_path / "model")
+    loaded = MuZero.load(tmp_path / "model", env=ActionEnv(space))
+    after, _ = loaded.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(before, after)
+    loaded.learn(16)  # training goes on after a load
+
+
+def test_action_masks_are_refused_for_continuous_actions() -> None:
+    model = MuZero("MlpPolicy", ActionEnv(spaces.Box(-1, 1, (2,), np.float32)), seed=0, **TINY)
+    with pytest.raises(ValueError, match="Discrete"):
+        model.predict(np.zeros(3, np.float32), action_masks=np.ones(2, bool))
+
+
+def test_sampled_discrete_predictions_respect_masks() -> None:
+    model = MuZero("MlpPolicy", ActionEnv(spaces.Discrete(6)), seed=0, **TINY)
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        masks = rng.random((8, 6)) < 0.4
+        masks[np.arange(8), rng.integers(0, 6, 8)] = True
+        obs = rng.uniform(-1, 1, (8, 3)).astype(np.float32)
+        for deterministic in (True, False):
+            actions, _ = model.predict(obs, deterministic=deterministic, action_masks=masks)
+            assert masks[np.arange(8), actions].all()
+
+
+def test_box_policy_learns_a_one_step_target() -> None:
+    """Reward -|a| on Box(-1, 1): deterministic actions move from |a| ~ 0.53 to about 0.08."""
+    env = ActionEnv(spaces.Box(-1.0, 1.0, (1,), np.float32), length=1)
+    settings = {
+        **TINY,
+        "num_simulations": 16,
+        "num_sampled_actions": 6,
+        "batch_size": 64,
+        "learning_starts": 32,
+        "learning_rate": 3e-3,
+        "replay_ratio": 1.0,
+        "discount": 0.9,
+        "policy_kwargs": dict(hidden_dim=32, net_arch=[32]),
+    }
+    model = MuZero("MlpPolicy", env, seed=0, **settings)
+    obs = np.random.default_rng(0).uniform(-1, 1, (32, 3)).astype(np.float32)
+    untrained, _ = model.predict(obs, deterministic=True)
+    assert np.abs(untrained).mean() > 0.4
+    model.learn(1_500)
+    actions, _ = model.predict(obs, deterministic=True)
+    assert np.abs(actions).mean() < 0.2, np.abs(actions).mean()
