@@ -60,7 +60,7 @@ LEARNERS: dict[str, type[BaseAlgorithm]] = {"muzero": MuZero, "dqn": DQN, "ppo":
 
 # Action spaces each learner accepts (what its constructor checks).
 ACTION_SPACES: dict[str, tuple[type[spaces.Space], ...]] = {
-    "muzero": (spaces.Discrete,),  # continuous and multi-discrete actions: not yet
+    "muzero": (spaces.Discrete, spaces.MultiDiscrete, spaces.Box),  # Box: Sampled MuZero
     "dqn": (spaces.Discrete,),
     "ppo": (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Box),
 }

@@ -87,6 +87,10 @@ class ActionSpec(ABC):
         """The policy's most likely action ``[B, *shape]`` (no search)."""
         raise NotImplementedError(f"{type(self).__name__} enumerates its actions")
 
+    @abstractmethod
+    def entropy(self, params: torch.Tensor) -> torch.Tensor:
+        """Entropy ``[B]`` of the policy (differential entropy for continuous actions)."""
+
     def candidates(
         self, params: torch.Tensor, legal: torch.Tensor | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,6 +149,10 @@ class DiscreteActions(ActionSpec):
 
     def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(params, -1).gather(-1, actions.long())
+
+    def entropy(self, params: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(params, -1)
+        return -(log_p.exp() * log_p).sum(-1)
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         return params.argmax(-1)
@@ -220,6 +228,9 @@ class MultiDiscreteActions(ActionSpec):
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         return torch.stack([p.argmax(-1) for p in params.split(self._splits, dim=-1)], dim=-1)
 
+    def entropy(self, params: torch.Tensor) -> torch.Tensor:
+        return sum(-(log_p.exp() * log_p).sum(-1) for log_p in self._log_probs(params))  # type: ignore[return-value]
+
 
 class BoxActions(ActionSpec):
     """Bounded ``Box`` actions with a tanh-squashed diagonal Gaussian policy.
@@ -281,6 +292,11 @@ class BoxActions(ActionSpec):
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         return self._gaussian(params)[0]
+
+    def entropy(self, params: torch.Tensor) -> torch.Tensor:
+        # Of the pre-squash Gaussian: sum of log std + 0.5 log(2 pi e) per dimension.
+        log_std = self._gaussian(params)[1]
+        return (log_std + 0.5 * np.log(2 * np.pi * np.e)).sum(-1)
 
     def candidates(
         self, params: torch.Tensor, legal: torch.Tensor | None = None

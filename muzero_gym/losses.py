@@ -66,6 +66,7 @@ def compute_loss(
     batch: TrainingBatch,
     value_loss_weight: float = 0.25,
     consistency_loss_weight: float = 0.0,
+    entropy_loss_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """Unroll the model K steps from the batch's observations and compare with targets.
 
@@ -76,6 +77,9 @@ def compute_loss(
     :param consistency_loss_weight: weight of EfficientZero's temporal consistency loss
         (negative cosine similarity between the projected hidden state of each unrolled
         step and that of the real observation there); 0 is the paper's MuZero
+    :param entropy_loss_weight: weight of a bonus for the entropy of the predicted policy
+        at the observed positions (keeps a sampled continuous policy from narrowing
+        faster than the search improves it); 0 is the paper's MuZero
     :return: ``(loss, info, predicted root values [B])``; info holds the mean of each term
     """
     support = policy.support_size
@@ -88,6 +92,9 @@ def compute_loss(
 
     value_loss = _cross_entropy(value_logits, value_target[:, 0]) * batch.value_mask[:, 0]
     policy_loss = _policy_loss(policy, policy_logits, batch, 0) * batch.policy_mask[:, 0]
+    entropy = torch.zeros_like(value_loss)
+    if entropy_loss_weight > 0:
+        entropy = policy.action_spec.entropy(policy_logits)
     reward_loss = torch.zeros_like(value_loss)
     consistency_loss = torch.zeros_like(value_loss)
     use_consistency = consistency_loss_weight > 0 and batch.next_observations is not None
@@ -122,6 +129,7 @@ def compute_loss(
         + reward_loss
         + policy_loss
         + consistency_loss_weight * consistency_loss
+        - entropy_loss_weight * entropy
     )  # [B]
     loss = (per_sample * batch.weights).mean()
     info = {
@@ -132,4 +140,6 @@ def compute_loss(
     }
     if use_consistency:
         info["consistency_loss"] = float(consistency_loss.detach().mean())
+    if entropy_loss_weight > 0:
+        info["policy_entropy"] = float(entropy.detach().mean())
     return loss, info, root_values

@@ -72,6 +72,9 @@ class MuZero(BaseAlgorithm):
     :param consistency_loss_weight: weight of EfficientZero's temporal consistency loss
         (Ye et al. 2021), which trains the dynamics to predict the representation of the
         real next observations; 0 (default) is the paper's MuZero
+    :param entropy_loss_weight: weight of a bonus for the entropy of the predicted policy;
+        keeps a sampled continuous policy broad while the model learns; 0 (default) is the
+        paper's MuZero
     :param normalize_observations: standardise observation features with running
         statistics of the self-play observations (kept in the saved model); helps vector
         observations whose features differ in scale by orders of magnitude
@@ -138,6 +141,7 @@ class MuZero(BaseAlgorithm):
         support_size: int = 300,
         value_loss_weight: float = 0.25,
         consistency_loss_weight: float = 0.0,
+        entropy_loss_weight: float = 0.0,
         normalize_observations: bool = False,
         dirichlet_alpha: float = 0.25,
         root_exploration_fraction: float = 0.25,
@@ -223,6 +227,7 @@ class MuZero(BaseAlgorithm):
         self.support_size = support_size
         self.value_loss_weight = value_loss_weight
         self.consistency_loss_weight = consistency_loss_weight
+        self.entropy_loss_weight = entropy_loss_weight
         self.normalize_observations = normalize_observations
         self.dirichlet_alpha = dirichlet_alpha
         self.root_exploration_fraction = root_exploration_fraction
@@ -273,6 +278,7 @@ class MuZero(BaseAlgorithm):
         _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         _check(self.value_loss_weight > 0, "value_loss_weight must be > 0")
         _check(self.consistency_loss_weight >= 0, "consistency_loss_weight must be >= 0")
+        _check(self.entropy_loss_weight >= 0, "entropy_loss_weight must be >= 0")
         _check(self.priority_alpha >= 0, f"priority_alpha must be >= 0, got {self.priority_alpha}")
         _check(self.priority_beta >= 0, f"priority_beta must be >= 0, got {self.priority_beta}")
         _check(
@@ -686,7 +692,11 @@ class MuZero(BaseAlgorithm):
             batch = self._to_training_batch(sample, targets)
             self.policy.set_training_mode(True)
             loss, info, predicted = compute_loss(
-                self.policy, batch, self.value_loss_weight, self.consistency_loss_weight
+                self.policy,
+                batch,
+                self.value_loss_weight,
+                self.consistency_loss_weight,
+                self.entropy_loss_weight,
             )
             self.policy.optimizer.zero_grad()
             loss.backward()

@@ -99,6 +99,17 @@ def test_log_probs_match_torch_distributions() -> None:
     second = torch.distributions.Categorical(logits=params[:, None, 2:])
     expected = first.log_prob(actions[..., 0]) + second.log_prob(actions[..., 1])
     torch.testing.assert_close(multi.log_prob(params, actions), expected)
+    torch.testing.assert_close(
+        multi.entropy(params), first.entropy()[:, 0] + second.entropy()[:, 0]
+    )
+    box_params = torch.randn(4, 4)
+    mean, log_std = box._gaussian(box_params)
+    normal = torch.distributions.Normal(mean, log_std.exp())
+    torch.testing.assert_close(box.entropy(box_params), normal.entropy().sum(-1))
+    logits = torch.randn(4, 5)
+    torch.testing.assert_close(
+        DiscreteActions(5).entropy(logits), torch.distributions.Categorical(logits=logits).entropy()
+    )
 
 
 def test_action_spec_choice() -> None:
@@ -249,3 +260,39 @@ def test_box_policy_learns_a_one_step_target() -> None:
     model.learn(1_500)
     actions, _ = model.predict(obs, deterministic=True)
     assert np.abs(actions).mean() < 0.2, np.abs(actions).mean()
+
+
+@pytest.mark.parametrize("search_kind", ["muzero", "gumbel"])
+def test_sampled_actions_with_both_searches_and_policy_reanalyze(search_kind: str) -> None:
+    space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    model = MuZero(
+        "MlpPolicy", ActionEnv(space), seed=0, search=search_kind, reanalyze_policy=True, **TINY
+    )
+    model.learn(48)
+    sample = model.replay_buffer.sample(8, 3, 3, 0.9, np.random.default_rng(0))
+    assert sample.target_candidates is not None
+    assert sample.target_candidates.shape == (8, 4, 4, 2)  # [B, K+1, slots, action dim]
+    weights = sample.target_policies[sample.policy_mask > 0]
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
+    actions, _ = model.predict(np.zeros((5, 3), np.float32))
+    assert all(space.contains(a) for a in actions)
+
+
+def test_cnn_policy_with_continuous_actions() -> None:
+    class ImageEnv(ActionEnv):
+        observation_space = spaces.Box(0, 255, (8, 8, 1), np.uint8)
+
+        def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[Any, dict]:
+            super().reset(seed=seed)
+            return np.zeros((8, 8, 1), np.uint8), {}
+
+        def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+            _, reward, terminated, truncated, info = super().step(action)
+            return np.zeros((8, 8, 1), np.uint8), reward, terminated, truncated, info
+
+    space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    settings = {**TINY, "policy_kwargs": dict(channels=4, head_hidden=8)}
+    model = MuZero("CnnPolicy", ImageEnv(space), seed=0, **settings)
+    model.learn(32)
+    action, _ = model.predict(np.zeros((8, 8, 1), np.uint8), deterministic=True)
+    assert space.contains(action)
