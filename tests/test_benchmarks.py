@@ -175,3 +175,27 @@ def test_a_game_run_reports_its_match_against_mcts(monkeypatch) -> None:
     assert final["wins"] + final["draws"] + final["losses"] == 2
     assert final["opponent"] == f"MCTSBot({protocol.MCTS_BOT_SIMULATIONS})"
     assert result["threshold"] is None and result["env_steps"] == 64
+
+
+def test_gumbel_cartpole_writes_files_and_skips_finished_runs(tmp_path: Path, capsys) -> None:
+    from benchmarks import gumbel_cartpole
+
+    tiny = ["--seeds", "0", "--timesteps", "200", "--eval-freq", "100", "--eval-episodes", "2"]
+    gumbel_cartpole.main([*tiny, "--out", str(tmp_path)])
+    runs = {"muzero__seed0.json", "gumbel__seed0.json"}
+    assert {p.name for p in tmp_path.glob("*__seed*.json")} == runs
+    for name in runs:
+        record = json.loads((tmp_path / name).read_text())
+        assert record["search"] == name.split("__")[0]
+        assert record["hyperparameters"]["num_simulations"] == 4
+        assert record["hyperparameters"]["search"] == record["search"]
+        assert [point["steps"] for point in record["curve"]] == [100, 200, 200]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| muzero | 0 | never |" in summary and "| gumbel | 0 | never |" in summary
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    before = (tmp_path / "gumbel__seed0.json").read_text()
+    capsys.readouterr()
+    gumbel_cartpole.main([*tiny, "--out", str(tmp_path)])
+    assert capsys.readouterr().out.count("exists, skipped") == 2
+    assert (tmp_path / "gumbel__seed0.json").read_text() == before
