@@ -36,6 +36,16 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_nor
 from benchmarks.zoo import LinearSchedule, load_hyperparams
 from muzero_gym import MuZero
 
+# Traffic-v0 on 10 intersections (a 2 x 5 grid, 2^10 = 1024 joint actions), under an id
+# of its own so that it has its own rows and hyperparameter entries.
+if "Traffic10-v0" not in gym.registry:
+    gym.register(
+        "Traffic10-v0",
+        entry_point="muzero_gym.envs.traffic:TrafficEnv",
+        kwargs={"num_intersections": 10},
+        max_episode_steps=720,
+    )
+
 
 @dataclass(frozen=True)
 class EnvDefaults:
@@ -52,6 +62,9 @@ ENVS: dict[str, EnvDefaults] = {
     "CartPole-v1": EnvDefaults(timesteps=20_000, eval_freq=1_000),
     "Acrobot-v1": EnvDefaults(timesteps=100_000, eval_freq=5_000),
     "Traffic-v0": EnvDefaults(timesteps=100_000, eval_freq=10_000, info_metric="mean_waiting_time"),
+    "Traffic10-v0": EnvDefaults(
+        timesteps=100_000, eval_freq=10_000, info_metric="mean_waiting_time"
+    ),
     "RobotArm-v0": EnvDefaults(timesteps=300_000, eval_freq=20_000, info_metric="distance"),
     "tic_tac_toe": EnvDefaults(timesteps=20_000, eval_freq=2_000),
 }
@@ -85,11 +98,11 @@ def _reach(env: gym.Env) -> Any:
     return ReachController(max_joint_speed=arm.max_joint_speed)
 
 
-# Scripted controllers: name -> (the env they are written for, factory from that env).
-CONTROLLERS: dict[str, tuple[str, Callable[[gym.Env], Any]]] = {
-    "fixed-time": ("Traffic-v0", _fixed_time),
-    "max-pressure": ("Traffic-v0", _max_pressure),
-    "scripted": ("RobotArm-v0", _reach),
+# Scripted controllers: name -> (the envs they are written for, factory from that env).
+CONTROLLERS: dict[str, tuple[tuple[str, ...], Callable[[gym.Env], Any]]] = {
+    "fixed-time": (("Traffic-v0", "Traffic10-v0"), _fixed_time),
+    "max-pressure": (("Traffic-v0", "Traffic10-v0"), _max_pressure),
+    "scripted": (("RobotArm-v0",), _reach),
 }
 
 # Two-player OpenSpiel games (through muzero_gym.games), evaluated by matches against
@@ -120,8 +133,8 @@ def why_not(env_id: str, algo: str) -> tuple[str, str] | None:
     The status is "not supported" (the algorithm cannot handle the env, or a package is
     missing) or "not run" (no hyperparameters for the pair).
     """
-    if algo in CONTROLLERS and CONTROLLERS[algo][0] != env_id:
-        return "not supported", f"a controller for {CONTROLLERS[algo][0]} only"
+    if algo in CONTROLLERS and env_id not in CONTROLLERS[algo][0]:
+        return "not supported", f"a controller for {' and '.join(CONTROLLERS[algo][0])} only"
     if env_id in GAMES and algo != "muzero":
         return "not supported", "two-player board game; SB3's DQN/PPO play single-agent envs"
     try:
@@ -396,7 +409,8 @@ def train_learner(spec: RunSpec, report: Callable[[int], None]) -> dict[str, Any
 
 def evaluate_controller(spec: RunSpec) -> dict[str, Any]:
     """Play ``spec.eval_episodes`` episodes with a scripted controller (nothing to train)."""
-    env_id, factory = CONTROLLERS[spec.algo]
+    env_id = spec.env_id
+    factory = CONTROLLERS[spec.algo][1]
     probe = gym.make(env_id)
     controller = factory(probe)
     probe.close()

@@ -125,7 +125,7 @@ def plan(args: argparse.Namespace) -> tuple[list[RunSpec], list[dict[str, Any]]]
         algos: list[str] = []
         for algo in args.algos:
             if algo == "baselines":  # expands to this env's controllers, if it has any
-                algos += [name for name, (home, _) in CONTROLLERS.items() if home == env_id]
+                algos += [name for name, (homes, _) in CONTROLLERS.items() if env_id in homes]
             elif algo not in algos:
                 algos.append(algo)
         for algo in algos:

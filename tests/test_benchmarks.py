@@ -67,6 +67,7 @@ def test_unsupported_pairs_are_reported_not_skipped(tmp_path: Path) -> None:
         [
             "--envs",
             "Traffic-v0",
+            "RobotArm-v0",
             "tic_tac_toe",
             "--algos",
             "muzero",
@@ -80,16 +81,21 @@ def test_unsupported_pairs_are_reported_not_skipped(tmp_path: Path) -> None:
         ]
     )
     runs, refused = run.plan(args)
-    assert {(r.env_id, r.algo, r.seed) for r in runs} == {
-        ("Traffic-v0", algo, seed)
-        for algo in ("dqn", "fixed-time", "max-pressure")
-        for seed in (0, 1)
-    } | {("tic_tac_toe", "muzero", seed) for seed in (0, 1)}
+    assert {(r.env_id, r.algo, r.seed) for r in runs} == (
+        {
+            ("Traffic-v0", algo, seed)
+            for algo in ("muzero", "dqn", "fixed-time", "max-pressure")
+            for seed in (0, 1)
+        }
+        | {("RobotArm-v0", algo, seed) for algo in ("muzero", "scripted") for seed in (0, 1)}
+        | {("tic_tac_toe", "muzero", seed) for seed in (0, 1)}
+    )
     reasons = {(r["env_id"], r["algo"]): (r["status"], r["reason"]) for r in refused}
-    assert reasons[("Traffic-v0", "muzero")][0] == "not supported"
-    assert "MultiDiscrete" in reasons[("Traffic-v0", "muzero")][1]
+    assert reasons[("RobotArm-v0", "dqn")][0] == "not supported"
+    assert "Box" in reasons[("RobotArm-v0", "dqn")][1]
     assert reasons[("tic_tac_toe", "dqn")][0] == "not supported"
     assert ("tic_tac_toe", "muzero") not in reasons  # muzero.yml has an entry for it
+    assert set(reasons) == {("RobotArm-v0", "dqn"), ("tic_tac_toe", "dqn")}
 
 
 def _record(algo: str, seed: int, steps_to: int | None, final: float) -> dict:
@@ -124,7 +130,7 @@ def test_summary_and_plot_from_saved_files(tmp_path: Path) -> None:
             "env_id": "CartPole-v1",
             "algo": "max-pressure",
             "status": "not supported",
-            "reason": "a controller for Traffic-v0 only",
+            "reason": "a controller for Traffic-v0 and Traffic10-v0 only",
         },
     ]
     (tmp_path / "runs").mkdir()
@@ -135,7 +141,8 @@ def test_summary_and_plot_from_saved_files(tmp_path: Path) -> None:
     # Median over seeds with a never-reached seed counted as infinite: 3,000 for MuZero.
     assert "| muzero | 3 | 2/3 | 3,000 | 30.0 | 426.7 ± 110.2 | 100 |" in table
     assert "| dqn | 1 | 0/1 | not reached | not reached |" in table
-    assert "| max-pressure | not supported: a controller for Traffic-v0 only |" in table
+    refusal = "not supported: a controller for Traffic-v0 and Traffic10-v0 only"
+    assert f"| max-pressure | {refusal} |" in table
     assert table.index("| muzero") < table.index("| dqn") < table.index("| max-pressure")
     assert (tmp_path / "curves.png").stat().st_size > 10_000
 

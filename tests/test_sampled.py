@@ -239,9 +239,17 @@ def test_sampled_discrete_predictions_respect_masks() -> None:
             assert masks[np.arange(8), actions].all()
 
 
+class ShiftedBandit(ActionEnv):
+    """One step, reward -|a - 0.5|: the best action is off the untrained policy's mean 0."""
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, -float(np.abs(np.asarray(action) - 0.5).sum()), terminated, truncated, info
+
+
 def test_box_policy_learns_a_one_step_target() -> None:
-    """Reward -|a| on Box(-1, 1): deterministic actions move from |a| ~ 0.53 to about 0.08."""
-    env = ActionEnv(spaces.Box(-1.0, 1.0, (1,), np.float32), length=1)
+    """The search finds the best action and the Gaussian policy moves towards it."""
+    env = ShiftedBandit(spaces.Box(-1.0, 1.0, (1,), np.float32), length=1)
     settings = {
         **TINY,
         "num_simulations": 16,
@@ -256,10 +264,14 @@ def test_box_policy_learns_a_one_step_target() -> None:
     model = MuZero("MlpPolicy", env, seed=0, **settings)
     obs = np.random.default_rng(0).uniform(-1, 1, (32, 3)).astype(np.float32)
     untrained, _ = model.predict(obs, deterministic=True)
-    assert np.abs(untrained).mean() > 0.4
+    assert np.abs(untrained - 0.5).mean() > 0.4
     model.learn(1_500)
     actions, _ = model.predict(obs, deterministic=True)
-    assert np.abs(actions).mean() < 0.2, np.abs(actions).mean()
+    assert np.abs(actions - 0.5).mean() < 0.15, np.abs(actions - 0.5).mean()
+    with torch.no_grad():
+        _, params, _ = model.policy.initial_inference(torch.as_tensor(obs))
+    mean = np.tanh(params[:, 0].numpy())  # the policy's own action, before any search
+    assert mean.mean() > 0.3, mean.mean()
 
 
 @pytest.mark.parametrize("search_kind", ["muzero", "gumbel"])
