@@ -7,7 +7,13 @@ same number of batched network calls alone (one initial + ``num_simulations`` re
 and their ratio: what the tree bookkeeping costs on top of the network. Medians over
 ``--repeats`` runs.
 
+``--search gumbel`` times Gumbel MuZero's search instead of pUCT; ``--sampled K`` times
+Sampled MuZero on a continuous action space of ``--action-dims`` dimensions, with K
+actions sampled at every node (the network calls then include the sampling).
+
     python benchmarks/mcts_speed.py
+    python benchmarks/mcts_speed.py --search gumbel
+    python benchmarks/mcts_speed.py --sampled 20 --action-dims 6
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from muzero_gym.actions import make_action_spec
+from muzero_gym.gumbel import gumbel_search
 from muzero_gym.mcts import SearchConfig, search
 from muzero_gym.policies import MlpPolicy
 
@@ -31,27 +39,43 @@ def main() -> None:
     parser.add_argument("--num-actions", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--search", choices=["muzero", "gumbel"], default="muzero")
+    parser.add_argument("--sampled", type=int, default=None, help="K sampled actions (Box)")
+    parser.add_argument("--action-dims", type=int, default=6)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.sampled:
+        action_space: spaces.Space = spaces.Box(-1, 1, (args.action_dims,))
+        actions_label = f"{args.sampled} sampled of a {args.action_dims}-d Box"
+    else:
+        action_space = spaces.Discrete(args.num_actions)
+        actions_label = f"{args.num_actions} actions"
+    spec = make_action_spec(action_space, args.sampled)
     policy = MlpPolicy(
-        spaces.Box(-1, 1, (4,)), spaces.Discrete(args.num_actions), lambda _: 1e-3,
-        hidden_dim=args.hidden, net_arch=[args.hidden], support_size=10,
+        spaces.Box(-1, 1, (4,)), action_space, lambda _: 1e-3, hidden_dim=args.hidden,
+        net_arch=[args.hidden], support_size=10, action_spec=spec,
     )  # fmt: skip
     policy.eval()
     config = SearchConfig(num_simulations=args.num_simulations)
+    search_fn = gumbel_search if args.search == "gumbel" else search
     rng = np.random.default_rng(0)
-    print(f"search: {args.num_simulations} simulations, {args.num_actions} actions, "
-          f"hidden {args.hidden}, 1 torch thread, median of {args.repeats}")
+    print(
+        f"{args.search} search: {args.num_simulations} simulations, {actions_label}, "
+        f"hidden {args.hidden}, 1 torch thread, median of {args.repeats}"
+    )
     print(f"{'batch':>5}  {'sims/s':>10}  {'search ms':>9}  {'network ms':>10}  {'ratio':>5}")
     for batch in args.batch_sizes:
         obs = torch.as_tensor(rng.normal(size=(batch, 4)), dtype=torch.float32)
-        actions = rng.integers(0, args.num_actions, size=batch)
+        if args.sampled:
+            actions = rng.normal(size=(batch, args.action_dims)).astype(np.float32)
+        else:
+            actions = rng.integers(0, args.num_actions, size=batch)
 
-        def run_search() -> None:
+        def run_search(obs: torch.Tensor = obs) -> None:
             with torch.inference_mode():
-                search(policy.search_root(obs), policy.search_step, config, rng=rng)
+                search_fn(policy.search_root(obs), policy.search_step, config, rng=rng)
 
-        def run_network() -> None:
+        def run_network(obs: torch.Tensor = obs, actions: np.ndarray = actions) -> None:
             with torch.inference_mode():
                 root = policy.search_root(obs)
                 for _ in range(args.num_simulations):
@@ -70,8 +94,10 @@ def main() -> None:
         search_s = statistics.median(search_times)
         network_s = statistics.median(network_times)
         sims_per_s = batch * args.num_simulations / search_s
-        print(f"{batch:5d}  {sims_per_s:10.0f}  {search_s * 1e3:9.2f}  {network_s * 1e3:10.2f}  "
-              f"{search_s / network_s:5.2f}")
+        print(
+            f"{batch:5d}  {sims_per_s:10.0f}  {search_s * 1e3:9.2f}  {network_s * 1e3:10.2f}  "
+            f"{search_s / network_s:5.2f}"
+        )
 
 
 if __name__ == "__main__":
