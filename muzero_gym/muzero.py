@@ -2,14 +2,14 @@
 
 ``learn`` alternates one step of every environment (searched together as one batch)
 with gradient steps on prioritised replay, at ``replay_ratio`` updates per transition.
-This is the only module that steps environments, logs or calls callbacks; the search
-(:mod:`muzero_gym.mcts`), replay (:mod:`muzero_gym.replay`), networks
-(:mod:`muzero_gym.policies`) and loss (:mod:`muzero_gym.losses`) know nothing of them.
+This is the only module that steps environments, logs or calls callbacks; the searches
+(:mod:`muzero_gym.mcts`, :mod:`muzero_gym.gumbel`), actions (:mod:`muzero_gym.actions`),
+replay (:mod:`muzero_gym.replay`), networks (:mod:`muzero_gym.policies`), gradient steps
+(:mod:`muzero_gym.learner`) and loss (:mod:`muzero_gym.losses`) know nothing of them.
 """
 
 from __future__ import annotations
 
-import copy
 import io
 import os
 import pathlib
@@ -33,10 +33,10 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from muzero_gym.actions import ActionSpec, make_action_spec
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
-from muzero_gym.losses import TrainingBatch, compute_loss
+from muzero_gym.learner import Learner, LearnerConfig
 from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
 from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
-from muzero_gym.replay import ReplayBuffer, ReplaySample
+from muzero_gym.replay import ReplayBuffer
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
 
 SelfMuZero = TypeVar("SelfMuZero", bound="MuZero")
@@ -352,10 +352,6 @@ class MuZero(BaseAlgorithm):
             action_spec=self.action_spec,
             **self.policy_kwargs,
         ).to(self.device)
-        self.target_policy = self.policy
-        if self.target_update_interval > 0:
-            self.target_policy = copy.deepcopy(self.policy)
-            self.target_policy.set_training_mode(False)
         self.search_config = SearchConfig(
             num_simulations=self.num_simulations,
             discount=self.discount,
@@ -375,6 +371,24 @@ class MuZero(BaseAlgorithm):
             n_envs=self.n_envs,
             priority_alpha=self.priority_alpha,
         )
+        config = LearnerConfig(
+            batch_size=self.batch_size,
+            unroll_steps=self.unroll_steps,
+            td_steps=self.td_steps,
+            discount=self.discount,
+            priority_beta=self.priority_beta,
+            two_player=self.two_player,
+            reanalyze_ratio=self.reanalyze_ratio,
+            reanalyze_policy=self.reanalyze_policy,
+            value_loss_weight=self.value_loss_weight,
+            consistency_loss_weight=self.consistency_loss_weight,
+            entropy_loss_weight=self.entropy_loss_weight,
+            max_grad_norm=self.max_grad_norm,
+            use_target_network=self.target_update_interval > 0,
+        )
+        self.learner = Learner(
+            self.policy, self.replay_buffer, config, self._search_without_noise, self.device
+        )
 
     def _excluded_save_params(self) -> list[str]:
         return [
@@ -382,15 +396,14 @@ class MuZero(BaseAlgorithm):
             "search_config",
             "gumbel_config",
             "action_spec",
-            "target_policy",
+            "learner",
             "_last_masks",
             "_last_to_play",
         ]
 
     def set_parameters(self, *args: Any, **kwargs: Any) -> None:
         super().set_parameters(*args, **kwargs)
-        if self.target_policy is not self.policy:
-            self.target_policy.load_state_dict(self.policy.state_dict())
+        self.learner.sync_target()
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
         wrapper = _game_wrapper(env)
@@ -439,6 +452,11 @@ class MuZero(BaseAlgorithm):
                 rng=self._rng,
                 add_exploration_noise=add_exploration_noise,
             )
+
+    def _search_without_noise(
+        self, observations: np.ndarray, legal_actions: np.ndarray | None
+    ) -> SearchResult:
+        return self._search(observations, legal_actions, add_exploration_noise=False)
 
     def _choose(self, result: SearchResult, temperature: float, deterministic: bool) -> np.ndarray:
         """Actions ``[B, *action_shape]`` (as the replay stores them) from a search."""
@@ -634,111 +652,15 @@ class MuZero(BaseAlgorithm):
         return callback.on_step(), episodes_done
 
     # ------------------------------------------------------------------ train
-    def _reanalyze(self, sample: ReplaySample) -> np.ndarray:
-        """Bootstrap values ``[B, K+1]``: fresh network values for a ``reanalyze_ratio``
-        share of the batch, stored search values for the rest."""
-        values = self.replay_buffer.stored_bootstrap_values(sample)
-        rows = int(round(self.reanalyze_ratio * len(sample.slots)))
-        if rows == 0:
-            return values
-        slots = sample.bootstrap_slots[:rows]
-        has_slot = slots >= 0
-        if has_slot.any():
-            obs = torch.as_tensor(
-                self.replay_buffer.observations[slots[has_slot]], device=self.device
-            )
-            with torch.no_grad():
-                fresh = self.target_policy.value_of(obs).cpu().numpy()
-            head = values[:rows]
-            head[has_slot] = fresh
-        if self.reanalyze_policy:
-            self._reanalyze_policies(sample, rows)
-        return values
-
-    def _reanalyze_policies(self, sample: ReplaySample, rows: int) -> None:
-        """Replace the policy targets of the first ``rows`` positions by a fresh search."""
-        slots = sample.unroll_slots[:rows]
-        present = slots >= 0
-        flat = slots[present]
-        if flat.size == 0:
-            return
-        result = self._search(
-            self.replay_buffer.observations[flat],
-            self.replay_buffer.legal_actions[flat],
-            add_exploration_noise=False,
-        )
-        head = sample.target_policies[:rows]
-        head[present] = result.policy_target
-        if sample.target_candidates is not None and result.candidates is not None:
-            sample.target_candidates[:rows][present] = result.candidates
-
     def train(self, gradient_steps: int) -> None:
-        """Run ``gradient_steps`` updates on prioritised replay samples."""
+        """Run ``gradient_steps`` updates on replay samples (see :class:`Learner`)."""
         self._update_learning_rate(self.policy.optimizer)
-        beta = self.priority_beta
+        interval = self.target_update_interval
         for _ in range(gradient_steps):
-            sample = self.replay_buffer.sample(
-                self.batch_size,
-                self.unroll_steps,
-                self.td_steps,
-                self.discount,
-                self._rng,
-                priority_beta=beta,
-                two_player=self.two_player,
-            )
-            self.policy.set_training_mode(False)
-            bootstrap = self._reanalyze(sample)
-            targets = sample.value_prefix + sample.bootstrap_scale * bootstrap
-            batch = self._to_training_batch(sample, targets)
-            self.policy.set_training_mode(True)
-            loss, info, predicted = compute_loss(
-                self.policy,
-                batch,
-                self.value_loss_weight,
-                self.consistency_loss_weight,
-                self.entropy_loss_weight,
-            )
-            self.policy.optimizer.zero_grad()
-            loss.backward()
-            if self.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-            self.policy.optimizer.step()
-            errors = np.abs(predicted.cpu().numpy() - targets[:, 0])
-            self.replay_buffer.update_priorities(sample.slots, errors)
+            self._train_infos.append(self.learner.step(self._rng))
             self._n_updates += 1
-            interval = self.target_update_interval
             if interval > 0 and self._n_updates % interval == 0:
-                self.target_policy.load_state_dict(self.policy.state_dict())
-            self._train_infos.append(info)
-
-    def _to_training_batch(self, sample: ReplaySample, targets: np.ndarray) -> TrainingBatch:
-        def tensor(x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-            return torch.as_tensor(x, device=self.device).to(dtype)
-
-        next_observations = None
-        if self.consistency_loss_weight > 0 and self.unroll_steps > 0:
-            slots = np.maximum(sample.unroll_slots[:, 1:], 0)  # masked where missing
-            next_observations = torch.as_tensor(
-                self.replay_buffer.observations[slots], device=self.device
-            )
-        discrete = np.issubdtype(self.action_spec.dtype, np.integer)
-        action_dtype = torch.long if discrete else torch.float32
-        candidates = None
-        if sample.target_candidates is not None:
-            candidates = tensor(sample.target_candidates, action_dtype)
-        return TrainingBatch(
-            observations=torch.as_tensor(sample.observations, device=self.device),
-            actions=tensor(sample.actions, action_dtype),
-            target_values=tensor(targets),
-            value_mask=tensor(sample.value_mask),
-            target_rewards=tensor(sample.target_rewards),
-            reward_mask=tensor(sample.reward_mask),
-            target_policies=tensor(sample.target_policies),
-            policy_mask=tensor(sample.policy_mask),
-            weights=tensor(sample.weights),
-            next_observations=next_observations,
-            target_candidates=candidates,
-        )
+                self.learner.sync_target()
 
     def _dump_logs(self) -> None:
         time_elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
