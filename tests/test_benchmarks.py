@@ -206,3 +206,14 @@ def test_gumbel_cartpole_writes_files_and_skips_finished_runs(tmp_path: Path, ca
     gumbel_cartpole.main([*tiny, "--out", str(tmp_path)])
     assert capsys.readouterr().out.count("exists, skipped") == 2
     assert (tmp_path / "gumbel__seed0.json").read_text() == before
+
+
+def test_ten_intersection_traffic_has_its_rows() -> None:
+    args = run.parse_args(["--envs", "Traffic10-v0", "--algos", "muzero", "dqn", "baselines"])
+    runs, refused = run.plan(args)
+    assert {r.algo for r in runs} == {"muzero", "fixed-time", "max-pressure"}
+    assert [(r["algo"], r["status"]) for r in refused] == [("dqn", "not supported")]
+    spec = protocol.RunSpec("Traffic10-v0", "max-pressure", 0, 0, 0, eval_episodes=1)
+    result = protocol.evaluate_controller(spec)
+    assert result["final"]["mean_length"] == 720  # one full hour on the 2 x 5 grid
+    assert result["final"]["mean_waiting_time"] > 0
