@@ -17,10 +17,12 @@ expansion, backup, min-max statistics) and differs only in how an edge is picked
   best of the most visited considered slots by ``g + logits + sigma(completed_q)``.
 
 ``sigma(q) = (c_visit + max_b N(b)) * c_scale * q_hat`` (Appendix D, eq. 8), with ``q_hat``
-the Q normalised by the tree's min-max statistics (as pUCT does here; left as is while
-the tree has no spread yet). The completed Q (Appendix D, eq. 10-11) takes the Q of the
-visited children, ``r + discount * sign * mean value``, and for the unvisited ones the
-mixed value ``v_mix = (v_hat + sum N / sum_{b visited} pi(b) * sum_{a visited} pi(a) q(a))
+the node's completed Q rescaled to [0, 1] over its legal slots (as mctx's
+``qtransform_completed_by_mix_value`` does; a tree-wide min-max, as pUCT uses, let the
+spread of values across depths flatten the differences between a node's children). The
+completed Q (Appendix D, eq. 10-11) takes the Q of the visited children,
+``r + discount * sign * mean value``, and for the unvisited ones the mixed value
+``v_mix = (v_hat + sum N / sum_{b visited} pi(b) * sum_{a visited} pi(a) q(a))
 / (1 + sum N)``, where ``pi`` is the node's prior and ``v_hat`` its network value. ``v_hat``
 is kept in its own array ``[B, N]``: the root's value, and for a node created at
 simulation ``s`` the value backed up into it then (its only visit so far), read right
@@ -47,6 +49,8 @@ from muzero_gym.mcts import (
     root_legal_mask,
 )
 
+# Smallest spread of a node's completed Q values that is rescaled (mctx's epsilon).
+_RESCALE_EPSILON = 1e-8
 # Floor for the prior inside the kernels, so that log() and the v_mix weights stay finite.
 _TINY = np.finfo(np.float64).tiny
 
@@ -121,8 +125,6 @@ def _sigma_completed_q(
     priors: np.ndarray,  # [B, N, A]
     legal: np.ndarray,  # [B, N, A] bool
     raw_values: np.ndarray,  # [B, N] v_hat
-    min_q: np.ndarray,  # [B]
-    max_q: np.ndarray,  # [B]
     discount: float,
     sign: float,
     c_visit: float,
@@ -158,15 +160,21 @@ def _sigma_completed_q(
     v_mix = raw_values[b, node]
     if sum_visits > 0:
         v_mix = (v_mix + sum_visits * weighted_q / visited_prior) / (1.0 + sum_visits)
-    spread = max_q[b] - min_q[b]
-    scale = (c_visit + max_visits) * c_scale
+    # Completed Q, rescaled to [0, 1] over this node's legal slots (as mctx does).
+    low = np.inf
+    high = -np.inf
     for a in range(num_actions):
         if not legal[b, node, a]:
             continue
-        q = out_sigma[a] if out_visits[a] > 0 else v_mix
-        if spread > 0.0:
-            q = (q - min_q[b]) / spread
-        out_sigma[a] = scale * q
+        if out_visits[a] == 0:
+            out_sigma[a] = v_mix
+        low = min(low, out_sigma[a])
+        high = max(high, out_sigma[a])
+    spread = max(high - low, _RESCALE_EPSILON)
+    scale = (c_visit + max_visits) * c_scale
+    for a in range(num_actions):
+        if legal[b, node, a]:
+            out_sigma[a] = scale * (out_sigma[a] - low) / spread
     return sum_visits
 
 
@@ -179,8 +187,6 @@ def _gumbel_select(
     priors: np.ndarray,  # [B, N, A]
     legal: np.ndarray,  # [B, N, A] bool
     raw_values: np.ndarray,  # [B, N]
-    min_q: np.ndarray,  # [B]
-    max_q: np.ndarray,  # [B]
     root_scores: np.ndarray,  # [B, A] g + logits at the root
     considered: np.ndarray,  # [B, A] bool, the Gumbel-top-m slots
     target_visits: np.ndarray,  # [B] int64, table[m_b, simulation]
@@ -197,7 +203,7 @@ def _gumbel_select(
     for b in range(batch):
         # Root: Sequential Halving, among the considered slots due for a visit.
         _sigma_completed_q(
-            children, visits, value_sum, rewards, priors, legal, raw_values, min_q, max_q,
+            children, visits, value_sum, rewards, priors, legal, raw_values,
             discount, sign, c_visit, c_scale, b, 0, sigma, child_visits,
         )  # fmt: skip
         best_score = -np.inf
@@ -219,7 +225,7 @@ def _gumbel_select(
             node = children[b, node, best]
             # Interior: deterministic selection, matching visits to the improved policy.
             sum_visits = _sigma_completed_q(
-                children, visits, value_sum, rewards, priors, legal, raw_values, min_q, max_q,
+                children, visits, value_sum, rewards, priors, legal, raw_values,
                 discount, sign, c_visit, c_scale, b, node, sigma, child_visits,
             )  # fmt: skip
             # pi' = softmax(log prior + sigma), computed as prior * exp(sigma - max sigma).
@@ -254,8 +260,6 @@ def _root_result(
     priors: np.ndarray,  # [B, N, A]
     legal: np.ndarray,  # [B, N, A] bool
     raw_values: np.ndarray,  # [B, N]
-    min_q: np.ndarray,  # [B]
-    max_q: np.ndarray,  # [B]
     root_logits: np.ndarray,  # [B, A]
     root_scores: np.ndarray,  # [B, A] g + logits
     considered: np.ndarray,  # [B, A] bool
@@ -271,7 +275,7 @@ def _root_result(
     child_visits = np.empty(num_actions, dtype=np.int64)
     for b in range(batch):
         _sigma_completed_q(
-            children, visits, value_sum, rewards, priors, legal, raw_values, min_q, max_q,
+            children, visits, value_sum, rewards, priors, legal, raw_values,
             discount, sign, c_visit, c_scale, b, 0, sigma, child_visits,
         )  # fmt: skip
         most = -1
@@ -362,7 +366,7 @@ def gumbel_search(
     for simulation in range(config.num_simulations):
         _gumbel_select(
             tree.children, tree.visits, tree.value_sum, tree.rewards, tree.priors, tree.legal,
-            raw_values, tree.min_q, tree.max_q, root_scores, considered,
+            raw_values, root_scores, considered,
             due[simulation], *constants, parent_nodes, slots,
         )  # fmt: skip
         tree.step(simulation, parent_nodes, slots, recurrent_fn)
@@ -373,7 +377,7 @@ def gumbel_search(
     chosen = np.empty(batch, dtype=np.int64)
     _root_result(
         tree.children, tree.visits, tree.value_sum, tree.rewards, tree.priors, tree.legal,
-        raw_values, tree.min_q, tree.max_q, root_logits, root_scores, considered,
+        raw_values, root_logits, root_scores, considered,
         *constants, policy_target, chosen,
     )  # fmt: skip
     visit_counts, q_values, root_value = tree.root_statistics()

@@ -100,12 +100,12 @@ def test_two_simulations_by_hand() -> None:
 
 def test_mixed_value_completes_unvisited_actions() -> None:
     # One simulation visits slot 0 (Q = 1). With v_hat = 0.5 at the root, the unvisited
-    # slots get v_mix = (0.5 + 1 * (1/3 * 1) / (1/3)) / 2 = 0.75. The tree has a single Q,
-    # so no spread: the Q values stay unnormalised; sigma = (50 + 1) * 0.1 * q.
+    # slots get v_mix = (0.5 + 1 * (1/3 * 1) / (1/3)) / 2 = 0.75. The completed Q values
+    # [1, 0.75, 0.75] are rescaled over the node to [1, 0, 0]; sigma = (50 + 1) * 0.1 * q.
     config = SearchConfig(num_simulations=1, discount=1.0)
     root = uniform_root(1, 3, value=0.5)
     result = gumbel_search(root, bandit_fn([1.0, 0.0, 0.0]), config, add_exploration_noise=False)
-    logits = 5.1 * np.array([1.0, 0.75, 0.75])
+    logits = 5.1 * np.array([1.0, 0.0, 0.0])
     np.testing.assert_allclose(result.policy_target, [np.exp(logits) / np.exp(logits).sum()])
 
 
@@ -336,14 +336,14 @@ def test_root_candidates() -> None:
 
 class PythonReference:
     """Node-object Gumbel MuZero following the paper's formulas, with this library's
-    conventions (Q normalised by the tree's min-max statistics, v_hat the network value),
+    conventions (completed Q rescaled to [0, 1] over each node's legal actions, as mctx
+    does; v_hat the network value),
     to cross-check the array implementation."""
 
     def __init__(self, config: SearchConfig, gumbel: GumbelConfig, model) -> None:
         self.config, self.gumbel = config, gumbel
         self.model = model  # (state, action) -> (next_state, reward, value, logits, mask)
         self.sign = -1.0 if config.two_player else 1.0
-        self.low, self.high = math.inf, -math.inf
 
     def sigma(self, node: dict) -> tuple[np.ndarray, np.ndarray]:
         num = len(node["P"])
@@ -356,8 +356,9 @@ class PythonReference:
             mixed = sum(node["P"][a] * q[a] for a in q) / weights
             v_mix = (node["v"] + visits.sum() * mixed) / (1 + visits.sum())
         completed = np.array([q.get(a, v_mix) for a in range(num)])
-        if self.high > self.low:
-            completed = (completed - self.low) / (self.high - self.low)
+        legal = node["legal"]
+        low, high = completed[legal].min(), completed[legal].max()
+        completed = (completed - low) / max(high - low, 1e-8)
         return (self.gumbel.c_visit + visits.max()) * self.gumbel.c_scale * completed, visits
 
     def run(self, root_state, root_value, logits, legal, noise):
@@ -394,9 +395,6 @@ class PythonReference:
             for n in reversed(path):
                 n["W"] += g
                 n["N"] += 1
-                if n is not root:
-                    q = n["r"] + c.discount * self.sign * n["W"] / n["N"]
-                    self.low, self.high = min(self.low, q), max(self.high, q)
                 g = n["r"] + c.discount * self.sign * g
         sigma, visits = self.sigma(root)
         z = np.where(legal, logits + sigma, -np.inf)
