@@ -51,7 +51,7 @@ def parse_args(
         description=(
             "Benchmark MuZero against SB3's DQN and PPO with the same budgets and the same "
             "evaluation. The default (CartPole-v1; muzero, dqn, ppo; seeds 0 1 2; "
-            "20,000 env steps each) takes about 10 minutes on 2 cores."
+            "20,000 env steps each) takes about 6-7 minutes on 2 cores."
         ),
     )
     parser.add_argument(
