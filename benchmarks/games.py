@@ -63,12 +63,29 @@ TIC_TAC_TOE_HP: dict[str, Any] = {
     "learning_starts": 500,
     "policy_kwargs": {"hidden_dim": 64, "net_arch": [128, 128]},
 }
+# Connect four: a first setting scaled up from tic-tac-toe (longer games: td_steps covers
+# a whole game of at most 42 moves; wider networks; more simulations), not tuned.
+CONNECT_FOUR_HP: dict[str, Any] = {
+    **TIC_TAC_TOE_HP,
+    "num_simulations": 50,
+    "td_steps": 42,
+    "unroll_steps": 5,
+    "batch_size": 256,
+    "buffer_size": 200_000,
+    "dirichlet_alpha": 0.3,
+    "policy_kwargs": {"hidden_dim": 128, "net_arch": [256, 256]},
+}
 DEFAULT_HP: dict[str, dict[str, Any]] = {
     "tic_tac_toe": TIC_TAC_TOE_HP,
     "tictactoe_v3": TIC_TAC_TOE_HP,
+    "connect_four": CONNECT_FOUR_HP,
 }
 # The OpenSpiel game MCTSBot searches for each benchmark game.
-MCTS_GAME = {"tic_tac_toe": "tic_tac_toe", "tictactoe_v3": "tic_tac_toe"}
+MCTS_GAME = {
+    "tic_tac_toe": "tic_tac_toe",
+    "tictactoe_v3": "tic_tac_toe",
+    "connect_four": "connect_four",
+}
 
 
 @dataclass
