@@ -72,20 +72,20 @@ class ActionSpec(ABC):
     def random(self, rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
         """Uniformly random actions ``[*size, *shape]`` (unrolling past an episode's end)."""
 
+    @abstractmethod
     def sample(
         self, params: torch.Tensor, num_samples: int, legal: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Draw ``num_samples`` actions per row from the policy: ``[B, K, *shape]``."""
-        raise NotImplementedError(f"{type(self).__name__} enumerates its actions")
 
+    @abstractmethod
     def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Log-probability (or density) of actions ``[B, S, *shape]`` under ``params``:
         ``[B, S]``."""
-        raise NotImplementedError(f"{type(self).__name__} enumerates its actions")
 
+    @abstractmethod
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         """The policy's most likely action ``[B, *shape]`` (no search)."""
-        raise NotImplementedError(f"{type(self).__name__} enumerates its actions")
 
     @abstractmethod
     def entropy(self, params: torch.Tensor) -> torch.Tensor:
