@@ -1,10 +1,12 @@
 """Board-game benchmark of muzero-gym: train MuZero by self-play, then play it against
 random play and OpenSpiel's MCTSBot.
 
-Trains ``MuZero("MlpPolicy", ...)`` on a batch of ``--n-envs`` self-play games for
-``--timesteps`` env steps or ``--minutes`` of training wall-clock (evaluation excluded),
-whichever comes first; every ``--eval-freq`` steps it plays ``--eval-games`` games against
-random play and MCTSBot-100 (the learning curve). At the end it saves the model and prints
+Trains MuZero with the game's entry of ``benchmarks/hyperparams/muzero.yml`` (policy,
+number of self-play games searched as one batch, budget, MuZero's arguments; ``--hp``
+overrides them) for ``--timesteps`` env steps or ``--minutes`` of training wall-clock
+(evaluation excluded), whichever comes first; every ``--eval-freq`` steps it plays
+``--eval-games`` games against each of ``--curve-opponents`` (default random play and
+MCTSBot-100: the learning curve). At the end it saves the model and prints
 win / draw / loss tables per seat over ``--final-games`` games against random play,
 MCTSBot-100 and MCTSBot-1000, seats alternating. Everything goes to
 ``bench_out/games_<game>_seed<seed>.json``.
@@ -12,6 +14,8 @@ MCTSBot-100 and MCTSBot-1000, seats alternating. Everything goes to
     python -m benchmarks.games --game tic_tac_toe --minutes 15
     python -m benchmarks.games --game tictactoe_v3 --hp '{"num_simulations": 50}'
     python -m benchmarks.games --hp-file my_hp.json --timesteps 20000
+    python -m benchmarks.games --game connect_four --minutes 110 --eval-freq 40000 \
+        --curve-opponents random mcts100 mcts1000
 
 ``--game tic_tac_toe`` is OpenSpiel's game (``openspiel_env``), ``--game tictactoe_v3``
 PettingZoo's; MCTSBot plays both (it translates PettingZoo's board).
@@ -27,59 +31,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from benchmarks.zoo import parse_schedule
+from benchmarks.zoo import HYPERPARAMS_DIR, RUN_KEYS, parse_schedule
 from muzero_gym import MuZero
 from muzero_gym.games import MCTSBotAgent, RandomAgent, TurnBasedGymEnv, play_games
 
-# Hyperparameters per game, until they move to benchmarks/hyperparams/muzero.yml.
-# Tic-tac-toe lasts at most 9 plies, so td_steps=9 with discount 1 makes every value target
-# the final outcome (Monte-Carlo), from the mover's side; nothing is bootstrapped, so value
-# Reanalyze would change nothing and is off. Temperature stays 1 throughout: in a run (seed 0)
-# with the paper's steps down to 0.25, self-play narrowed, the replay filled with a few
-# lines of play, and the model forgot how to answer the others (losses to random came back
-# after 75% of the run). A buffer of ~12 minutes of self-play (100k positions) keeps that
-# variety too.
-TIC_TAC_TOE_HP: dict[str, Any] = {
-    "num_simulations": 25,
-    "discount": 1.0,
-    "td_steps": 9,
-    "unroll_steps": 3,
-    "batch_size": 128,
-    "buffer_size": 100_000,
-    "learning_rate": "lin_0.003",
-    "weight_decay": 0.0001,
-    "support_size": 3,
-    "value_loss_weight": 0.5,
-    "dirichlet_alpha": 0.5,
-    "root_exploration_fraction": 0.25,
-    "temperature": 1.0,
-    "priority_alpha": 0.5,
-    "priority_beta": 0.5,
-    "reanalyze_ratio": 0.0,
-    "replay_ratio": 0.25,
-    "learning_starts": 500,
-    "policy_kwargs": {"hidden_dim": 64, "net_arch": [128, 128]},
-}
-# Connect four: a first setting scaled up from tic-tac-toe (longer games: td_steps covers
-# a whole game of at most 42 moves; wider networks; more simulations), not tuned.
-CONNECT_FOUR_HP: dict[str, Any] = {
-    **TIC_TAC_TOE_HP,
-    "num_simulations": 50,
-    "td_steps": 42,
-    "unroll_steps": 5,
-    "batch_size": 256,
-    "buffer_size": 200_000,
-    "dirichlet_alpha": 0.3,
-    "policy_kwargs": {"hidden_dim": 128, "net_arch": [256, 256]},
-}
-DEFAULT_HP: dict[str, dict[str, Any]] = {
-    "tic_tac_toe": TIC_TAC_TOE_HP,
-    "tictactoe_v3": TIC_TAC_TOE_HP,
-    "connect_four": CONNECT_FOUR_HP,
-}
+# The games this benchmark plays; their settings are the entries of the same names in
+# benchmarks/hyperparams/muzero.yml (policy, n_envs, n_timesteps and MuZero's arguments).
+GAMES = ("tic_tac_toe", "tictactoe_v3", "connect_four")
 # The OpenSpiel game MCTSBot searches for each benchmark game.
 MCTS_GAME = {
     "tic_tac_toe": "tic_tac_toe",
@@ -92,12 +54,13 @@ MCTS_GAME = {
 class Args:
     game: str = "tic_tac_toe"
     seed: int = 0
-    timesteps: int = 240_000
+    timesteps: int | None = None  # None: the entry's n_timesteps
     minutes: float = 15.0
-    n_envs: int = 16
+    n_envs: int | None = None  # None: the entry's n_envs
     hp: dict[str, Any] = field(default_factory=dict)
     eval_freq: int = 5_000
     eval_games: int = 20
+    curve_opponents: tuple[str, ...] = ("random", "mcts100")
     final_games: int = 100
     out_dir: Path = Path("bench_out")
 
@@ -163,14 +126,14 @@ class TimedEvaluation(BaseCallback):
             "train_seconds": round(self.train_seconds(), 1),
         }
         assert isinstance(self.model, MuZero)
-        for opponent in ("random", "mcts100"):
+        for opponent in self.args.curve_opponents:
             result = match(self.model, self.args.game, opponent, self.args.eval_games, seed=1)
             point[opponent] = result["total"]
         self.eval_seconds += time.perf_counter() - began
         self.curve.append(point)
+        tables = "  ".join(f"vs {name} {point[name]}" for name in self.args.curve_opponents)
         print(
-            f"  steps {point['steps']:7d}  train {point['train_seconds']:6.0f}s  "
-            f"W/D/L vs random {point['random']}  vs MCTS-100 {point['mcts100']}",
+            f"  steps {point['steps']:7d}  train {point['train_seconds']:6.0f}s  W/D/L {tables}",
             flush=True,
         )
 
@@ -181,19 +144,31 @@ class TimedEvaluation(BaseCallback):
         return self.train_seconds() < 60.0 * self.args.minutes
 
 
-def hyperparameters(args: Args) -> dict[str, Any]:
-    """The game's defaults updated by ``args.hp``, schedules parsed (``"lin_0.003"``)."""
-    hp = {**DEFAULT_HP[args.game], **args.hp}
-    return {key: parse_schedule(value) for key, value in hp.items()}
+def settings(args: Args) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(run settings, MuZero kwargs as written)``: the game's muzero.yml entry, with
+    ``args.hp`` over its MuZero kwargs (``"policy"`` there picks the policy) and
+    ``--timesteps`` / ``--n-envs`` over its run settings."""
+    with (HYPERPARAMS_DIR / "muzero.yml").open() as handle:
+        entry = dict(yaml.safe_load(handle)[args.game])
+    given = {**entry, **args.hp}
+    run_settings = {key: given.pop(key) for key in RUN_KEYS if key in given}
+    if args.timesteps is not None:
+        run_settings["n_timesteps"] = args.timesteps
+    if args.n_envs is not None:
+        run_settings["n_envs"] = args.n_envs
+    run_settings.setdefault("policy", "MlpPolicy")
+    run_settings.setdefault("n_envs", 1)
+    return run_settings, given
 
 
 def run(args: Args) -> dict[str, Any]:
-    hp = hyperparameters(args)
-    given = {**DEFAULT_HP[args.game], **args.hp}
-    print(f"{args.game}, seed {args.seed}, {args.n_envs} envs: {json.dumps(given)}")
-    model = MuZero("MlpPolicy", make_vec_env(args.game, args.n_envs), seed=args.seed, **hp)
+    run_settings, given = settings(args)
+    hp = {key: parse_schedule(value) for key, value in given.items()}
+    policy, n_envs = run_settings["policy"], run_settings["n_envs"]
+    print(f"{args.game}, seed {args.seed}, {policy}, {n_envs} envs: {json.dumps(given)}")
+    model = MuZero(policy, make_vec_env(args.game, n_envs), seed=args.seed, **hp)
     callback = TimedEvaluation(args)
-    model.learn(args.timesteps, callback=callback)
+    model.learn(run_settings["n_timesteps"], callback=callback)
     train_seconds = callback.train_seconds()
     print(
         f"trained {model.num_timesteps} steps in {train_seconds / 60:.1f} min (evaluation excluded)"
@@ -203,7 +178,7 @@ def run(args: Args) -> dict[str, Any]:
     model.save(args.out_dir / f"{stem}.zip")
 
     finals = {}
-    for opponent in ("random", "mcts100", "mcts1000"):
+    for opponent in ("random", "mcts100", "mcts1000") if args.final_games > 0 else ():
         # Seeds apart from the learning curve's, so the final games are fresh.
         finals[opponent] = match(model, args.game, opponent, args.final_games, seed=1000)
         print(finals[opponent]["table"], flush=True)
@@ -211,6 +186,7 @@ def run(args: Args) -> dict[str, Any]:
         "game": args.game,
         "seed": args.seed,
         "args": {**asdict(args), "out_dir": str(args.out_dir)},
+        "run_settings": run_settings,
         "hyperparameters": given,
         "timesteps": model.num_timesteps,
         "train_minutes": round(train_seconds / 60, 2),
@@ -226,7 +202,7 @@ def run(args: Args) -> dict[str, Any]:
 def parse_args() -> Args:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = Args()
-    parser.add_argument("--game", choices=sorted(DEFAULT_HP), default=defaults.game)
+    parser.add_argument("--game", choices=GAMES, default=defaults.game)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--timesteps", type=int, default=defaults.timesteps)
     parser.add_argument(
@@ -245,6 +221,12 @@ def parse_args() -> Args:
         help="env steps between learning-curve points (0: none)",
     )
     parser.add_argument("--eval-games", type=int, default=defaults.eval_games)
+    parser.add_argument(
+        "--curve-opponents",
+        nargs="+",
+        default=list(defaults.curve_opponents),
+        help="opponents of the learning curve: random, mcts<N> (e.g. mcts100 mcts1000)",
+    )
     parser.add_argument("--final-games", type=int, default=defaults.final_games)
     parser.add_argument("--out-dir", type=Path, default=defaults.out_dir)
     ns = parser.parse_args()
@@ -253,7 +235,8 @@ def parse_args() -> Args:
     return Args(
         game=ns.game, seed=ns.seed, timesteps=ns.timesteps, minutes=ns.minutes,
         n_envs=ns.n_envs, hp=hp, eval_freq=ns.eval_freq, eval_games=ns.eval_games,
-        final_games=ns.final_games, out_dir=ns.out_dir,
+        curve_opponents=tuple(ns.curve_opponents), final_games=ns.final_games,
+        out_dir=ns.out_dir,
     )  # fmt: skip
 
 

@@ -59,14 +59,20 @@ def main() -> None:
         "random": RandomController(base, seed=0),
     }
     fixed = controllers["fixed-time"]
-    print(f"Traffic-v0 {base.network.rows}x{base.network.cols}, default demand, "
-          f"{args.seeds} one-hour episodes per controller")
-    print(f"fixed-time plan: Webster cycle {fixed.cycle[0]:.1f} s, greens "
-          f"{np.round(fixed.green[0], 1).tolist()} s -> {fixed.steps_per_phase[0].tolist()} "
-          f"decisions per phase")
+    print(
+        f"Traffic-v0 {base.network.rows}x{base.network.cols}, default demand, "
+        f"{args.seeds} one-hour episodes per controller"
+    )
+    print(
+        f"fixed-time plan: Webster cycle {fixed.cycle[0]:.1f} s, greens "
+        f"{np.round(fixed.green[0], 1).tolist()} s -> {fixed.steps_per_phase[0].tolist()} "
+        f"decisions per phase"
+    )
     rows = []
-    header = (f"{'controller':14s}{'waiting time (s)':>20s}{'queue (veh)':>18s}"
-              f"{'throughput (veh/h)':>22s}{'travel time (s)':>20s}")
+    header = (
+        f"{'controller':14s}{'waiting time (s)':>20s}{'queue (veh)':>18s}"
+        f"{'throughput (veh/h)':>22s}{'travel time (s)':>20s}"
+    )
     print(header)
     for name, controller in controllers.items():
         episodes = [run_episode(env, controller, seed) for seed in range(args.seeds)]

@@ -407,6 +407,13 @@ class CnnPolicy(MuZeroPolicy):
     :param head_hidden: width of the fully connected layer of the value and reward heads
     :param downsample: use the Appendix F downsampling stack (``None``: when both image
         dimensions are at least 32)
+    :param action_planes: how a ``Discrete`` action enters the dynamics. ``"board"``: one
+        plane marking where the move is played, as the paper encodes board moves: for
+        ``n == H * W`` actions the cell ``(a // W, a % W)`` (tic-tac-toe, Go without pass),
+        for ``n == W`` the whole column ``a`` (connect four); ``"constant"``: one constant
+        plane per entry of the action encoding (one-hot planes), for actions that are not
+        places on the board; ``"auto"`` (default): ``"board"`` where the action count fits
+        the hidden planes at full resolution, else ``"constant"``
     """
 
     def __init__(
@@ -418,8 +425,13 @@ class CnnPolicy(MuZeroPolicy):
         num_blocks: int = 1,
         head_hidden: int = 64,
         downsample: bool | None = None,
+        action_planes: str = "auto",
         **kwargs: Any,
     ) -> None:
+        if action_planes not in ("auto", "board", "constant"):
+            raise ValueError(
+                f"action_planes must be 'auto', 'board' or 'constant', got {action_planes!r}"
+            )
         if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) not in (
             2,
             3,
@@ -446,6 +458,7 @@ class CnnPolicy(MuZeroPolicy):
             min(height, width) >= DOWNSAMPLE_MIN_SIZE if downsample is None else downsample
         )
         self.input_size = (height, width)
+        self.action_planes = action_planes
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build(self) -> None:
@@ -472,10 +485,12 @@ class CnnPolicy(MuZeroPolicy):
             probe = self.representation_net(torch.zeros(1, self.in_channels, height, width))
         self.hidden_shape = tuple(probe.shape[1:])  # (C, h, w)
         _, h, w = self.hidden_shape
-        # Dynamics sees the hidden planes plus one constant plane per entry of the action
-        # encoding (one-hot planes for discrete actions).
+        # Dynamics sees the hidden planes plus the action: one plane marking the move on the
+        # board, or one constant plane per entry of the action encoding.
+        self.board_actions = self._board_actions(h, w)
+        action_channels = 1 if self.board_actions else self.action_spec.encoding_dim
         self.dynamics_net = nn.Sequential(
-            conv_bn_relu(c + self.action_spec.encoding_dim, c),
+            conv_bn_relu(c + action_channels, c),
             *[ResidualBlock(c) for _ in range(self.num_blocks)],
         )
         self.reward_head = nn.Sequential(
@@ -497,6 +512,31 @@ class CnnPolicy(MuZeroPolicy):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
 
+    def _board_actions(self, h: int, w: int) -> bool:
+        """Whether discrete actions are drawn as places on the ``h x w`` hidden planes."""
+        spec = self.action_spec
+        fits = (
+            isinstance(spec, DiscreteActions)
+            and not self.downsample
+            and (h, w) == self.input_size
+            and spec.n in (h * w, w)
+        )
+        if self.action_planes == "board" and not fits:
+            raise ValueError(
+                "action_planes='board' needs a Discrete action space of H * W or W actions on "
+                f"an H x W board at full resolution; got {self.action_space} for hidden planes "
+                f"of {h} x {w}"
+            )
+        return fits and self.action_planes != "constant"
+
+    def _action_planes(self, actions: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """Actions ``[B]`` -> ``[B, 1, h, w]``: 1 on the move's cell (or column), else 0."""
+        one_hot = self.action_spec.encode(actions)  # [B, n]
+        batch = one_hot.shape[0]
+        if one_hot.shape[1] == h * w:
+            return one_hot.view(batch, 1, h, w)
+        return one_hot.view(batch, 1, 1, w).expand(batch, 1, h, w)
+
     def preprocess(self, obs: torch.Tensor) -> torch.Tensor:
         x = super().preprocess(obs)
         if x.dim() == 3:  # [B, H, W] board
@@ -512,9 +552,12 @@ class CnnPolicy(MuZeroPolicy):
         self, hidden: torch.Tensor, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         batch, _, h, w = hidden.shape
-        encoding = self.action_spec.encode(actions).to(hidden.dtype)  # [B, E]
-        size = encoding.shape[1]
-        planes = encoding.view(batch, size, 1, 1).expand(batch, size, h, w)
+        if self.board_actions:
+            planes = self._action_planes(actions, h, w).to(hidden.dtype)
+        else:
+            encoding = self.action_spec.encode(actions).to(hidden.dtype)  # [B, E]
+            size = encoding.shape[1]
+            planes = encoding.view(batch, size, 1, 1).expand(batch, size, h, w)
         next_hidden = self.dynamics_net(torch.cat((hidden, planes), dim=1))
         return scale_hidden_state(next_hidden), self.reward_head(next_hidden)
 

@@ -52,6 +52,49 @@ def test_cnn_layouts(shape, dtype, hidden_hw) -> None:
     assert float(hidden.min()) >= 0 and float(hidden.max()) <= 1 + 1e-6
 
 
+@pytest.mark.parametrize(
+    ("n_actions", "expected"),
+    [(42, "cell"), (7, "column"), (5, "constant")],
+)
+def test_cnn_board_action_planes(n_actions, expected) -> None:
+    space = spaces.Box(0, 1, (3, 6, 7), np.float32)
+    policy = CnnPolicy(space, spaces.Discrete(n_actions), constant_lr, channels=8, head_hidden=8)
+    assert policy.board_actions == (expected != "constant")
+    in_channels = policy.dynamics_net[0][0].in_channels
+    assert in_channels == 8 + (1 if expected != "constant" else n_actions)
+    if expected == "constant":
+        return
+    planes = policy._action_planes(torch.tensor([3, n_actions - 1]), 6, 7)
+    assert planes.shape == (2, 1, 6, 7)
+    want = torch.zeros(2, 1, 6, 7)
+    if expected == "cell":  # action a -> row a // 7, column a % 7
+        want[0, 0, 0, 3] = 1
+        want[1, 0, 5, 6] = 1
+    else:  # action a -> all of column a
+        want[0, 0, :, 3] = 1
+        want[1, 0, :, 6] = 1
+    torch.testing.assert_close(planes, want)
+    # The move's place changes the predicted next state.
+    policy.eval()
+    hidden, _, _ = policy.initial_inference(torch.as_tensor(space.sample()[None]))
+    first = policy.dynamics(hidden, torch.tensor([0]))[0]
+    last = policy.dynamics(hidden, torch.tensor([n_actions - 1]))[0]
+    assert not torch.allclose(first, last)
+
+
+def test_cnn_action_planes_option_is_checked() -> None:
+    space = spaces.Box(0, 1, (3, 6, 7), np.float32)
+    forced = CnnPolicy(
+        space, spaces.Discrete(7), constant_lr, channels=8, head_hidden=8,
+        action_planes="constant",
+    )  # fmt: skip
+    assert not forced.board_actions
+    with pytest.raises(ValueError, match="action_planes='board' needs"):
+        CnnPolicy(space, spaces.Discrete(5), constant_lr, channels=8, action_planes="board")
+    with pytest.raises(ValueError, match="action_planes must be"):
+        CnnPolicy(space, spaces.Discrete(7), constant_lr, channels=8, action_planes="cells")
+
+
 def test_observation_statistics_match_numpy() -> None:
     space = spaces.Box(-100, 100, (3,))
     policy = MlpPolicy(space, spaces.Discrete(2), constant_lr, normalize_observations=True)
