@@ -4,9 +4,11 @@ Made for CartPole-v1 (mean 475); ``--env`` runs any entry of muzero.yml against 
 ``eval_threshold``. For each seed: ``MuZero(policy, env, seed=s, **hp)`` with the entry of
 ``benchmarks/hyperparams/muzero.yml`` (``n_envs`` copies of the env); every
 ``--eval-freq`` env steps a deterministic evaluation over ``--eval-episodes`` episodes
-(on separate envs, seeded). Prints, per seed, the env steps and the training wall-clock
-(evaluation excluded) at which the mean first reached the threshold, and the final
-evaluation; then the medians. Writes a JSON file.
+on separate, seeded envs as registered (an entry's ``env_kwargs`` shape the training envs
+only), with the benchmark protocol's info metric averaged over each episode where the env
+has one (Traffic-v0: mean waiting time; RobotArm-v0: distance). Prints, per seed, the env
+steps and the training wall-clock (evaluation excluded) at which the mean first reached
+the threshold, and the final evaluation; then the medians. Writes a JSON file.
 
     python benchmarks/cartpole_target.py --seeds 0 1 2
     python benchmarks/cartpole_target.py --env Pendulum-v1 --seeds 0
@@ -26,8 +28,8 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.evaluation import evaluate_policy
 
+from benchmarks.protocol import ENVS, evaluate
 from benchmarks.zoo import load_hyperparams, parse_schedule
 from muzero_gym import MuZero
 
@@ -35,9 +37,19 @@ from muzero_gym import MuZero
 class ThresholdEval(BaseCallback):
     """Evaluates every ``eval_freq`` steps; keeps training time apart from evaluation time."""
 
-    def __init__(self, eval_env: Any, eval_freq: int, n_episodes: int, threshold: float) -> None:
+    def __init__(
+        self,
+        eval_env: Any,
+        eval_freq: int,
+        n_episodes: int,
+        threshold: float,
+        info_metric: str | None = None,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.eval_env = eval_env
+        self.info_metric = info_metric
+        self.seed = seed
         self.eval_freq = eval_freq
         self.n_episodes = n_episodes
         self.threshold = threshold
@@ -53,18 +65,11 @@ class ThresholdEval(BaseCallback):
     def evaluate(self) -> dict[str, float]:
         began = time.perf_counter()
         train_seconds = began - self.start - self.eval_seconds
-        mean, std = evaluate_policy(
-            self.model, self.eval_env, n_eval_episodes=self.n_episodes, deterministic=True
-        )
+        result = evaluate(self.model, self.eval_env, self.seed, self.info_metric)
         self.eval_seconds += time.perf_counter() - began
-        point = {
-            "steps": self.num_timesteps,
-            "mean": float(mean),
-            "std": float(std),
-            "train_seconds": train_seconds,
-        }
+        point = {"steps": self.num_timesteps, **result, "train_seconds": train_seconds}
         self.curve.append(point)
-        if self.reached is None and mean >= self.threshold:
+        if self.reached is None and point["mean"] >= self.threshold:
             self.reached = point
         return point
 
@@ -72,9 +77,11 @@ class ThresholdEval(BaseCallback):
         if self.num_timesteps >= self.next_eval:
             self.next_eval += self.eval_freq
             point = self.evaluate()
+            name = self.info_metric
+            metric = f"  {name} {point[name]:.3f}" if name else ""
             print(
                 f"  steps {point['steps']:6d}  eval {point['mean']:6.1f} +- {point['std']:5.1f}"
-                f"  train {point['train_seconds']:6.1f}s",
+                f"{metric}  train {point['train_seconds']:6.1f}s",
                 flush=True,
             )
         return True
@@ -85,10 +92,14 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     hp.update({k: parse_schedule(v) for k, v in json.loads(args.override).items()})
     threshold = float(run.get("eval_threshold", 475))
     total = int(args.timesteps or run["n_timesteps"])
+    env_kwargs = {**run.get("env_kwargs", {}), **json.loads(args.env_kwargs)}
     eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=10_000 + seed)
-    env = make_vec_env(args.env, n_envs=int(run.get("n_envs", 1)), seed=seed)
+    env = make_vec_env(args.env, n_envs=int(run.get("n_envs", 1)), seed=seed, env_kwargs=env_kwargs)
     model = MuZero(run.get("policy", "MlpPolicy"), env, seed=seed, **hp)
-    callback = ThresholdEval(eval_env, args.eval_freq, args.eval_episodes, threshold)
+    info_metric = ENVS[args.env].info_metric if args.env in ENVS else None
+    callback = ThresholdEval(
+        eval_env, args.eval_freq, args.eval_episodes, threshold, info_metric, 10_000 + seed
+    )
     model.learn(total, callback=callback)
     final = callback.evaluate()
     return {
@@ -100,6 +111,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "total_train_seconds": final["train_seconds"],
         "curve": callback.curve,
         "hyperparameters": hp,
+        "env_kwargs": env_kwargs,
     }
 
 
@@ -111,6 +123,9 @@ def main() -> None:
     parser.add_argument("--eval-freq", type=int, default=500)
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--override", default="{}", help="JSON of MuZero kwargs to override")
+    parser.add_argument(
+        "--env-kwargs", default="{}", help="JSON of gym.make kwargs of the training envs"
+    )
     parser.add_argument("--out", type=Path, default=None, help="default: bench_out/target_ENV.json")
     args = parser.parse_args()
     if args.out is None:

@@ -171,14 +171,20 @@ def wrap(env: gym.Env, env_wrapper: Any) -> gym.Env:
     return env
 
 
-def make_envs(env_id: str, n_envs: int, seed: int, env_wrapper: Any = None) -> VecEnv:
+def make_envs(
+    env_id: str,
+    n_envs: int,
+    seed: int,
+    env_wrapper: Any = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> VecEnv:
     """``n_envs`` Monitor-wrapped copies of ``env_id``, seeded ``seed, seed + 1, ...``."""
     # render_mode=None: SB3 would ask for "rgb_array", which not every env offers.
     return make_vec_env(
         env_id,
         n_envs=n_envs,
         seed=seed,
-        env_kwargs={"render_mode": None},
+        env_kwargs={"render_mode": None, **(env_kwargs or {})},
         wrapper_class=lambda env: wrap(env, env_wrapper),
     )
 
@@ -364,7 +370,9 @@ def train_learner(spec: RunSpec, report: Callable[[int], None]) -> dict[str, Any
     if game is not None:
         env = make_vec_env(lambda: make_game(game), n_envs=n_envs, seed=spec.seed)
     else:
-        env = make_envs(spec.env_id, n_envs, spec.seed, env_wrapper)
+        # An entry's env_kwargs (e.g. the reward to learn from) shape the training envs
+        # only: every algorithm is evaluated on the env as registered.
+        env = make_envs(spec.env_id, n_envs, spec.seed, env_wrapper, run.get("env_kwargs"))
         eval_env = make_envs(spec.env_id, spec.eval_episodes, 0, env_wrapper)
     if normalize:  # rl-zoo's "normalize: true"; evaluation uses the training statistics
         env = VecNormalize(env)

@@ -1,7 +1,8 @@
 """Read tuned hyperparameters from ``benchmarks/hyperparams/<algo>.yml`` (rl-zoo layout).
 
 Each file maps an env id to keyword arguments of the algorithm, plus a few keys that
-describe the run rather than the algorithm (``n_timesteps``, ``policy``, ``n_envs``);
+describe the run rather than the algorithm (``n_timesteps``, ``policy``, ``n_envs``,
+``env_kwargs``: arguments of the training envs' ``gym.make``, e.g. the reward to learn from);
 :func:`load_hyperparams` splits the two.
 """
 
@@ -13,7 +14,15 @@ from typing import Any
 import yaml
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
-RUN_KEYS = ("n_timesteps", "policy", "n_envs", "env_wrapper", "eval_threshold", "normalize")
+RUN_KEYS = (
+    "n_timesteps",
+    "policy",
+    "n_envs",
+    "env_wrapper",
+    "env_kwargs",
+    "eval_threshold",
+    "normalize",
+)
 
 
 def parse_schedule(value: Any) -> Any:

@@ -217,3 +217,20 @@ def test_ten_intersection_traffic_has_its_rows() -> None:
     result = protocol.evaluate_controller(spec)
     assert result["final"]["mean_length"] == 720  # one full hour on the 2 x 5 grid
     assert result["final"]["mean_waiting_time"] > 0
+
+
+def test_env_kwargs_are_run_settings_for_the_training_envs(tmp_path: Path, monkeypatch) -> None:
+    from benchmarks import zoo
+
+    (tmp_path / "muzero.yml").write_text(
+        "Traffic-v0:\n  n_envs: 2\n  env_kwargs:\n    reward_fn: queue\n  discount: 0.9\n"
+    )
+    monkeypatch.setattr(zoo, "HYPERPARAMS_DIR", tmp_path)
+    run_settings, hp = zoo.load_hyperparams("muzero", "Traffic-v0")
+    assert run_settings == {"n_envs": 2, "env_kwargs": {"reward_fn": "queue"}}
+    assert hp == {"discount": 0.9}
+    env = protocol.make_envs("Traffic-v0", 2, 0, None, run_settings["env_kwargs"])
+    assert [e.unwrapped.reward_fn for e in env.envs] == ["queue", "queue"]
+    assert protocol.make_envs("Traffic-v0", 1, 0).envs[0].unwrapped.reward_fn == (
+        "diff-waiting-time"
+    )
