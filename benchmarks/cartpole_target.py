@@ -93,8 +93,16 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     threshold = float(run.get("eval_threshold", 475))
     total = int(args.timesteps or run["n_timesteps"])
     env_kwargs = {**run.get("env_kwargs", {}), **json.loads(args.env_kwargs)}
-    eval_env = make_vec_env(args.env, n_envs=args.eval_episodes, seed=10_000 + seed)
-    env = make_vec_env(args.env, n_envs=int(run.get("n_envs", 1)), seed=seed, env_kwargs=env_kwargs)
+    # render_mode=None: SB3 would ask for "rgb_array", which not every env offers.
+    eval_env = make_vec_env(
+        args.env, n_envs=args.eval_episodes, seed=10_000 + seed, env_kwargs={"render_mode": None}
+    )
+    env = make_vec_env(
+        args.env,
+        n_envs=int(run.get("n_envs", 1)),
+        seed=seed,
+        env_kwargs={"render_mode": None, **env_kwargs},
+    )
     model = MuZero(run.get("policy", "MlpPolicy"), env, seed=seed, **hp)
     info_metric = ENVS[args.env].info_metric if args.env in ENVS else None
     callback = ThresholdEval(
