@@ -29,7 +29,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.protocol import ENVS, evaluate
+from benchmarks.protocol import ENVS, evaluate, wrap
 from benchmarks.zoo import load_hyperparams, parse_schedule
 from muzero_gym import MuZero
 
@@ -93,15 +93,25 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     threshold = float(run.get("eval_threshold", 475))
     total = int(args.timesteps or run["n_timesteps"])
     env_kwargs = {**run.get("env_kwargs", {}), **json.loads(args.env_kwargs)}
+    env_wrapper = json.loads(args.env_wrapper) if args.env_wrapper else run.get("env_wrapper")
+
+    def wrapper_class(env: Any) -> Any:
+        return wrap(env, env_wrapper)
+
     # render_mode=None: SB3 would ask for "rgb_array", which not every env offers.
     eval_env = make_vec_env(
-        args.env, n_envs=args.eval_episodes, seed=10_000 + seed, env_kwargs={"render_mode": None}
+        args.env,
+        n_envs=args.eval_episodes,
+        seed=10_000 + seed,
+        env_kwargs={"render_mode": None},
+        wrapper_class=wrapper_class,
     )
     env = make_vec_env(
         args.env,
         n_envs=int(run.get("n_envs", 1)),
         seed=seed,
         env_kwargs={"render_mode": None, **env_kwargs},
+        wrapper_class=wrapper_class,
     )
     model = MuZero(run.get("policy", "MlpPolicy"), env, seed=seed, **hp)
     info_metric = ENVS[args.env].info_metric if args.env in ENVS else None
@@ -120,6 +130,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "curve": callback.curve,
         "hyperparameters": hp,
         "env_kwargs": env_kwargs,
+        "env_wrapper": env_wrapper,
     }
 
 
@@ -133,6 +144,12 @@ def main() -> None:
     parser.add_argument("--override", default="{}", help="JSON of MuZero kwargs to override")
     parser.add_argument(
         "--env-kwargs", default="{}", help="JSON of gym.make kwargs of the training envs"
+    )
+    parser.add_argument(
+        "--env-wrapper",
+        default=None,
+        help="JSON env_wrapper (as in muzero.yml) for training and evaluation envs; "
+        "default: the entry's",
     )
     parser.add_argument("--out", type=Path, default=None, help="default: bench_out/target_ENV.json")
     args = parser.parse_args()

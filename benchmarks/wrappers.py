@@ -46,3 +46,32 @@ class FlattenMultiDiscreteAction(gym.ActionWrapper):
         """Joint action index -> one sub-action per component, ``[len(nvec)]``."""
         digits = np.unravel_index(int(action), self.nvec)
         return np.array(digits, dtype=np.int64)
+
+
+class ActionRepeat(gym.Wrapper):
+    """Play each action ``repeat`` times (fewer where the episode ends first).
+
+    The agent decides less often, so that one decision changes more (the action repeat of
+    DeepMind Control Suite agents). The reward is the sum over the repeats; observation,
+    ``terminated``, ``truncated`` and ``info`` are those of the last step played. Wrapped
+    outside SB3's ``Monitor`` (as ``make_vec_env``'s ``wrapper_class`` is), episode returns
+    and lengths stay in env steps; the agent's own step count is in decisions.
+
+    :param env: any env
+    :param repeat: env steps per decision (>= 1)
+    """
+
+    def __init__(self, env: gym.Env, repeat: int) -> None:
+        super().__init__(env)
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+            raise ValueError(f"repeat must be an integer >= 1, got {repeat!r}")
+        self.repeat = repeat
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        total = 0.0
+        for _ in range(self.repeat):
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info

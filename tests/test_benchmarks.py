@@ -159,6 +159,21 @@ def test_flatten_multidiscrete_wrapper_round_trip() -> None:
         FlattenMultiDiscreteAction(gym.make("Traffic-v0", num_intersections=16))
 
 
+def test_action_repeat_sums_rewards_and_stops_at_the_episode_end() -> None:
+    from benchmarks.wrappers import ActionRepeat
+
+    env = ActionRepeat(gym.make("CartPole-v1", max_episode_steps=10), repeat=4)
+    env.reset(seed=0)
+    rewards, truncated = [], False
+    while not truncated:
+        _, reward, terminated, truncated, _ = env.step(0 if len(rewards) % 2 else 1)
+        assert not terminated
+        rewards.append(reward)
+    assert rewards == [4.0, 4.0, 2.0]  # 10 env steps in decisions of 4, 4 and 2
+    with pytest.raises(ValueError, match="repeat must be"):
+        ActionRepeat(gym.make("CartPole-v1"), repeat=0)
+
+
 def test_cli_finds_the_harness_or_says_why(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)  # outside the checkout: found next to an editable install
     if cli.find_repository() is None:
