@@ -63,6 +63,8 @@ def run_one(search: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         eval_freq=args.eval_freq,
         eval_episodes=args.eval_episodes,
         override=json.dumps(override),
+        env_kwargs="{}",
+        env_wrapper=None,
     )
     record = run_seed(seed, target_args)
     settings = {k: v for k, v in vars(target_args).items() if k != "override"}
