@@ -61,6 +61,7 @@ class Args:
     eval_freq: int = 5_000
     eval_games: int = 20
     curve_opponents: tuple[str, ...] = ("random", "mcts100")
+    resume: Path | None = None  # a model saved by an earlier run: train it further
     final_games: int = 100
     out_dir: Path = Path("bench_out")
 
@@ -115,6 +116,7 @@ class TimedEvaluation(BaseCallback):
 
     def _on_training_start(self) -> None:
         self.start = time.perf_counter()
+        self.next_eval = self.num_timesteps + self.args.eval_freq
 
     def train_seconds(self) -> float:
         return time.perf_counter() - self.start - self.eval_seconds
@@ -166,9 +168,18 @@ def run(args: Args) -> dict[str, Any]:
     hp = {key: parse_schedule(value) for key, value in given.items()}
     policy, n_envs = run_settings["policy"], run_settings["n_envs"]
     print(f"{args.game}, seed {args.seed}, {policy}, {n_envs} envs: {json.dumps(given)}")
-    model = MuZero(policy, make_vec_env(args.game, n_envs), seed=args.seed, **hp)
+    env = make_vec_env(args.game, n_envs)
+    if args.resume is not None:
+        # The saved settings carry on; the replay starts empty (it is not saved). The
+        # learning rate schedule continues over the new total.
+        model = MuZero.load(args.resume, env=env)
+        print(f"resumed from {args.resume} at {model.num_timesteps} env steps")
+    else:
+        model = MuZero(policy, env, seed=args.seed, **hp)
     callback = TimedEvaluation(args)
-    model.learn(run_settings["n_timesteps"], callback=callback)
+    model.learn(
+        run_settings["n_timesteps"], callback=callback, reset_num_timesteps=args.resume is None
+    )
     train_seconds = callback.train_seconds()
     print(
         f"trained {model.num_timesteps} steps in {train_seconds / 60:.1f} min (evaluation excluded)"
@@ -228,6 +239,12 @@ def parse_args() -> Args:
         help="opponents of the learning curve: random, mcts<N> (e.g. mcts100 mcts1000)",
     )
     parser.add_argument("--final-games", type=int, default=defaults.final_games)
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="train this saved model further (its own settings; --timesteps more steps)",
+    )
     parser.add_argument("--out-dir", type=Path, default=defaults.out_dir)
     ns = parser.parse_args()
     hp = json.loads(ns.hp_file.read_text()) if ns.hp_file else {}
@@ -236,7 +253,7 @@ def parse_args() -> Args:
         game=ns.game, seed=ns.seed, timesteps=ns.timesteps, minutes=ns.minutes,
         n_envs=ns.n_envs, hp=hp, eval_freq=ns.eval_freq, eval_games=ns.eval_games,
         curve_opponents=tuple(ns.curve_opponents), final_games=ns.final_games,
-        out_dir=ns.out_dir,
+        out_dir=ns.out_dir, resume=ns.resume,
     )  # fmt: skip
 
 

@@ -586,7 +586,9 @@ class MuZero(BaseAlgorithm):
             if not keep_going:
                 break
             self._update_current_progress_remaining(self.num_timesteps, total_timesteps)
-            if self.num_timesteps > self.learning_starts:
+            # Counted in the replay, so that a loaded model (whose replay starts empty)
+            # also waits for learning_starts fresh transitions.
+            if len(self.replay_buffer) > self.learning_starts:
                 self._update_budget += self.replay_ratio * self.n_envs
                 steps = int(self._update_budget)
                 if steps > 0:

@@ -97,9 +97,13 @@ def test_save_load_gives_identical_predictions(tmp_path: Path) -> None:
     for key, value in model.policy.state_dict().items():
         torch.testing.assert_close(loaded.policy.state_dict()[key], value)
     assert loaded.num_simulations == 4 and loaded.support_size == 5
-    # Training goes on after loading, counting on from the saved step count.
-    loaded.learn(32, reset_num_timesteps=False)
-    assert loaded.num_timesteps == 96
+    # Training goes on after loading, counting on from the saved step count, once the
+    # (unsaved, so empty) replay again holds learning_starts transitions.
+    updates = loaded._n_updates
+    loaded.learn(8, reset_num_timesteps=False)
+    assert loaded._n_updates == updates and len(loaded.replay_buffer) == 8  # learning_starts 16
+    loaded.learn(24, reset_num_timesteps=False)
+    assert loaded.num_timesteps == 96 and loaded._n_updates > updates
 
 
 def test_get_and_set_parameters() -> None:
