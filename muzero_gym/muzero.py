@@ -293,6 +293,11 @@ class MuZero(BaseAlgorithm):
         _check(self.replay_ratio > 0, f"replay_ratio must be > 0, got {self.replay_ratio}")
         _check(self.learning_starts >= 0, "learning_starts must be >= 0")
         _check(
+            self.learning_starts < self.buffer_size,
+            f"learning_starts ({self.learning_starts}) must be below buffer_size "
+            f"({self.buffer_size}): training starts once the replay holds that many transitions",
+        )
+        _check(
             self.max_grad_norm is None or self.max_grad_norm > 0,
             f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}",
         )

@@ -191,6 +191,8 @@ def test_unknown_policy_and_bad_arguments() -> None:
         tiny(reanalyze_ratio=1.5)
     with pytest.raises(ValueError, match="support_size"):
         tiny(policy_kwargs=dict(support_size=3))
+    with pytest.raises(ValueError, match="learning_starts"):
+        tiny(learning_starts=1_000)  # buffer_size 1,000: the replay never holds more
 
 
 def test_dict_observation_space_is_refused() -> None:

@@ -44,7 +44,7 @@ def test_reanalyze_bootstraps_a_share_of_the_batch_from_the_network() -> None:
 
 
 def test_target_network_follows_every_interval() -> None:
-    model = trained(target_update_interval=3, learning_starts=10_000)  # no update yet
+    model = trained(target_update_interval=3, learning_starts=900)  # no update yet
     policy, target = model.policy, model.learner.target_policy
     assert target is not policy
 
