@@ -196,7 +196,11 @@ def run(args: Args) -> dict[str, Any]:
     report = {
         "game": args.game,
         "seed": args.seed,
-        "args": {**asdict(args), "out_dir": str(args.out_dir)},
+        "args": {
+            **asdict(args),
+            "out_dir": str(args.out_dir),
+            "resume": None if args.resume is None else str(args.resume),
+        },
         "run_settings": run_settings,
         "hyperparameters": given,
         "timesteps": model.num_timesteps,
