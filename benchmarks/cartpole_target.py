@@ -27,9 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.protocol import ENVS, evaluate, wrap
+from benchmarks.protocol import ENVS, evaluate, make_envs
 from benchmarks.zoo import load_hyperparams, parse_schedule
 from muzero_gym import MuZero
 
@@ -94,25 +93,8 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     total = int(args.timesteps or run["n_timesteps"])
     env_kwargs = {**run.get("env_kwargs", {}), **json.loads(args.env_kwargs)}
     env_wrapper = json.loads(args.env_wrapper) if args.env_wrapper else run.get("env_wrapper")
-
-    def wrapper_class(env: Any) -> Any:
-        return wrap(env, env_wrapper)
-
-    # render_mode=None: SB3 would ask for "rgb_array", which not every env offers.
-    eval_env = make_vec_env(
-        args.env,
-        n_envs=args.eval_episodes,
-        seed=10_000 + seed,
-        env_kwargs={"render_mode": None},
-        wrapper_class=wrapper_class,
-    )
-    env = make_vec_env(
-        args.env,
-        n_envs=int(run.get("n_envs", 1)),
-        seed=seed,
-        env_kwargs={"render_mode": None, **env_kwargs},
-        wrapper_class=wrapper_class,
-    )
+    eval_env = make_envs(args.env, args.eval_episodes, 10_000 + seed, env_wrapper)
+    env = make_envs(args.env, int(run.get("n_envs", 1)), seed, env_wrapper, env_kwargs)
     model = MuZero(run.get("policy", "MlpPolicy"), env, seed=seed, **hp)
     info_metric = ENVS[args.env].info_metric if args.env in ENVS else None
     callback = ThresholdEval(

@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from benchmarks.zoo import HYPERPARAMS_DIR, RUN_KEYS, parse_schedule
+from benchmarks.zoo import load_entry, parse_schedule, split_entry
 from muzero_gym import MuZero
 from muzero_gym.games import MCTSBotAgent, RandomAgent, TurnBasedGymEnv, play_games
 
@@ -150,10 +149,7 @@ def settings(args: Args) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(run settings, MuZero kwargs as written)``: the game's muzero.yml entry, with
     ``args.hp`` over its MuZero kwargs (``"policy"`` there picks the policy) and
     ``--timesteps`` / ``--n-envs`` over its run settings."""
-    with (HYPERPARAMS_DIR / "muzero.yml").open() as handle:
-        entry = dict(yaml.safe_load(handle)[args.game])
-    given = {**entry, **args.hp}
-    run_settings = {key: given.pop(key) for key in RUN_KEYS if key in given}
+    run_settings, given = split_entry({**load_entry("muzero", args.game), **args.hp})
     if args.timesteps is not None:
         run_settings["n_timesteps"] = args.timesteps
     if args.n_envs is not None:

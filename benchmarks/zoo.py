@@ -45,8 +45,8 @@ class LinearSchedule:
         return f"lin_{self.start}"
 
 
-def load_hyperparams(algo: str, env_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(run settings, algorithm kwargs)`` for ``algo`` on ``env_id``.
+def load_entry(algo: str, env_id: str) -> dict[str, Any]:
+    """The entry of ``algo``'s file for ``env_id`` as written (schedules unparsed).
 
     :raises KeyError: the file has no entry for ``env_id``
     """
@@ -55,6 +55,19 @@ def load_hyperparams(algo: str, env_id: str) -> tuple[dict[str, Any], dict[str, 
         table = yaml.safe_load(handle) or {}
     if env_id not in table:
         raise KeyError(f"{path} has no entry for {env_id!r}; it has {sorted(table)}")
-    entry = dict(table[env_id])
-    run = {key: entry.pop(key) for key in RUN_KEYS if key in entry}
-    return run, {key: parse_schedule(value) for key, value in entry.items()}
+    return dict(table[env_id])
+
+
+def split_entry(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(run settings, algorithm kwargs)`` of an entry, both as written."""
+    kwargs = dict(entry)
+    return {key: kwargs.pop(key) for key in RUN_KEYS if key in kwargs}, kwargs
+
+
+def load_hyperparams(algo: str, env_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(run settings, algorithm kwargs)`` for ``algo`` on ``env_id``, schedules parsed.
+
+    :raises KeyError: the file has no entry for ``env_id``
+    """
+    run, kwargs = split_entry(load_entry(algo, env_id))
+    return run, {key: parse_schedule(value) for key, value in kwargs.items()}
