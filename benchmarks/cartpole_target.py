@@ -102,6 +102,9 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     )
     model.learn(total, callback=callback)
     final = callback.evaluate()
+    if args.save_dir is not None:
+        args.save_dir.mkdir(parents=True, exist_ok=True)
+        model.save(args.save_dir / f"{args.env}_seed{seed}.zip")
     return {
         "seed": seed,
         "steps_to_threshold": callback.reached["steps"] if callback.reached else None,
@@ -134,6 +137,9 @@ def main() -> None:
         "default: the entry's",
     )
     parser.add_argument("--out", type=Path, default=None, help="default: bench_out/target_ENV.json")
+    parser.add_argument(
+        "--save-dir", type=Path, default=None, help="save each final model as DIR/ENV_seedS.zip"
+    )
     args = parser.parse_args()
     if args.out is None:
         args.out = Path(f"bench_out/target_{args.env}.json")

@@ -87,6 +87,11 @@ class MuZero(BaseAlgorithm):
         Halving at the root, trained towards the completed-Q improved policy; learns with
         few simulations)
     :param max_considered_actions: root actions Gumbel MuZero considers (its ``m``)
+    :param gumbel_c_visit: ``c_visit`` of Gumbel MuZero's ``sigma(q) = (c_visit + max N)
+        c_scale q_hat`` (50, as the paper)
+    :param gumbel_c_scale: ``c_scale`` of ``sigma``: how far the completed Q values move the
+        policy target (and the root choice) away from the prior (0.1, as the paper's and
+        mctx's default; larger values let Q overrule a confident prior)
     :param num_sampled_actions: K of Sampled MuZero (Hubert et al. 2021): actions sampled
         from the policy at each node. ``None``: all actions of ``Discrete`` (and flattened
         ``MultiDiscrete``) spaces are searched, 20 are sampled for ``Box`` and large
@@ -149,6 +154,8 @@ class MuZero(BaseAlgorithm):
         pb_c_init: float = 1.25,
         search: str = "muzero",
         max_considered_actions: int = 16,
+        gumbel_c_visit: float = 50.0,
+        gumbel_c_scale: float = 0.1,
         num_sampled_actions: int | None = None,
         multi_discrete: str = "auto",
         temperature: float | Callable[[float], float] | None = None,
@@ -235,6 +242,8 @@ class MuZero(BaseAlgorithm):
         self.pb_c_init = pb_c_init
         self.search = search
         self.max_considered_actions = max_considered_actions
+        self.gumbel_c_visit = gumbel_c_visit
+        self.gumbel_c_scale = gumbel_c_scale
         self.num_sampled_actions = num_sampled_actions
         self.multi_discrete = multi_discrete
         if temperature is None:
@@ -323,6 +332,8 @@ class MuZero(BaseAlgorithm):
             and self.max_considered_actions >= 1,
             f"max_considered_actions must be an integer >= 1, got {self.max_considered_actions!r}",
         )
+        _check(self.gumbel_c_visit >= 0, f"gumbel_c_visit must be >= 0, got {self.gumbel_c_visit}")
+        _check(self.gumbel_c_scale > 0, f"gumbel_c_scale must be > 0, got {self.gumbel_c_scale}")
         _check(
             self.num_sampled_actions is None
             or (
@@ -366,7 +377,11 @@ class MuZero(BaseAlgorithm):
             root_exploration_fraction=self.root_exploration_fraction,
             two_player=self.two_player,
         )
-        self.gumbel_config = GumbelConfig(max_considered_actions=self.max_considered_actions)
+        self.gumbel_config = GumbelConfig(
+            max_considered_actions=self.max_considered_actions,
+            c_visit=self.gumbel_c_visit,
+            c_scale=self.gumbel_c_scale,
+        )
         assert self.observation_space.shape is not None
         self.replay_buffer = ReplayBuffer(
             self.buffer_size,

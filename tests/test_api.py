@@ -17,6 +17,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from muzero_gym import MuZero
+from muzero_gym.gumbel import GumbelConfig
 
 TINY: dict[str, Any] = dict(
     num_simulations=4,
@@ -193,6 +194,18 @@ def test_unknown_policy_and_bad_arguments() -> None:
         tiny(policy_kwargs=dict(support_size=3))
     with pytest.raises(ValueError, match="learning_starts"):
         tiny(learning_starts=1_000)  # buffer_size 1,000: the replay never holds more
+    with pytest.raises(ValueError, match="gumbel_c_scale"):
+        tiny(search="gumbel", gumbel_c_scale=0.0)
+    with pytest.raises(ValueError, match="gumbel_c_visit"):
+        tiny(search="gumbel", gumbel_c_visit=-1.0)
+
+
+def test_gumbel_constants_reach_the_search_and_survive_save_load(tmp_path: Path) -> None:
+    model = tiny(search="gumbel", gumbel_c_visit=10.0, gumbel_c_scale=1.0)
+    expected = GumbelConfig(max_considered_actions=16, c_visit=10.0, c_scale=1.0)
+    assert model.gumbel_config == expected
+    model.save(tmp_path / "gumbel.zip")
+    assert MuZero.load(tmp_path / "gumbel.zip").gumbel_config == expected
 
 
 def test_dict_observation_space_is_refused() -> None:

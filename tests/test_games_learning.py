@@ -210,8 +210,9 @@ def test_tic_tac_toe_muzero_beats_random_play() -> None:
         "reanalyze_ratio": 0.0, "replay_ratio": 0.25,
         "learning_starts": 500, "policy_kwargs": {"hidden_dim": 64, "net_arch": [128, 128]},
     }  # fmt: skip
-    # The tic_tac_toe entry of benchmarks/hyperparams/muzero.yml, but shorter. With priority_alpha = beta = 1 (the
-    # defaults) this run won only 64-74% of its games against random play.
+    # The tic_tac_toe entry of benchmarks/hyperparams/muzero.yml, but shorter. With
+    # priority_alpha = beta = 1 (the defaults) this run won only 64-74% of its games
+    # against random play.
     hp["learning_rate"] = lambda progress_remaining: 0.003 * progress_remaining
     envs = DummyVecEnv([tic_tac_toe] * 16)
     model = MuZero("MlpPolicy", envs, seed=0, **hp).learn(STEPS)
