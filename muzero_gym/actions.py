@@ -159,13 +159,7 @@ class DiscreteActions(ActionSpec):
 
 
 class FlatMultiDiscreteActions(DiscreteActions):
-    """``MultiDiscrete(nvec)`` searched exactly as one ``Discrete(prod(nvec))``.
-
-    The policy is one categorical over the joint actions, but the dynamics network sees a
-    joint action as its parts, one one-hot per dimension (``sum(nvec)`` wide, as for the
-    factorised policy): joint actions that share a part share that input, so what the
-    model learns about one dimension's choice carries over to every joint action with it.
-    """
+    """``MultiDiscrete(nvec)`` searched exactly as one ``Discrete(prod(nvec))``."""
 
     def __init__(self, nvec: np.ndarray, start: np.ndarray | None = None) -> None:
         self.nvec = np.asarray(nvec, dtype=np.int64).reshape(-1)
@@ -173,18 +167,6 @@ class FlatMultiDiscreteActions(DiscreteActions):
         self.offset = np.zeros_like(self.nvec) if start is None else np.reshape(start, -1)
         super().__init__(int(np.prod(self.nvec)))
         self.mask_dim = 0
-        self.encoding_dim = int(self.nvec.sum())
-        # Row k: the concatenated one-hots of joint action k's parts.
-        parts = np.stack(np.unravel_index(np.arange(self.n), tuple(self.nvec)), axis=-1)
-        columns = parts + np.concatenate(([0], np.cumsum(self.nvec)[:-1]))
-        codes = np.zeros((self.n, self.encoding_dim), dtype=np.float32)
-        np.put_along_axis(codes, columns, 1.0, axis=1)
-        self._codes = torch.from_numpy(codes)
-
-    def encode(self, actions: torch.Tensor) -> torch.Tensor:
-        if self._codes.device != actions.device:
-            self._codes = self._codes.to(actions.device)
-        return self._codes[actions.long()]
 
     def to_env(self, actions: np.ndarray) -> np.ndarray:
         joint = np.asarray(actions, dtype=np.int64)

@@ -128,18 +128,6 @@ def test_action_spec_choice() -> None:
         make_action_spec(spaces.MultiDiscrete([2]), multi_discrete="joint")
 
 
-def test_flattened_multi_discrete_enters_the_dynamics_as_its_parts() -> None:
-    """Searched as 6 joint actions, fed to the dynamics as the same one-hots per dimension
-    as the factorised spec: ``MultiDiscrete([2, 3])`` is 2 + 3 wide."""
-    flat = make_action_spec(spaces.MultiDiscrete([2, 3]))
-    factorized = make_action_spec(spaces.MultiDiscrete([2, 3]), multi_discrete="factorized")
-    assert flat.policy_dim == 6 and flat.encoding_dim == 5
-    joint = torch.arange(6)
-    parts = torch.as_tensor(flat.to_env(joint.numpy()))
-    torch.testing.assert_close(flat.encode(joint), factorized.encode(parts))
-    assert flat.encode(torch.tensor([4]))[0].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
-
-
 def continuous_bandit(target: float):
     """A one-step model over 1-D actions: reward -(a - target)^2, values 0."""
 
