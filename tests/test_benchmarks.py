@@ -249,3 +249,38 @@ def test_env_kwargs_are_run_settings_for_the_training_envs(tmp_path: Path, monke
     assert protocol.make_envs("Traffic-v0", 1, 0).envs[0].unwrapped.reward_fn == (
         "diff-waiting-time"
     )
+
+
+def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None:
+    import argparse
+
+    from muzero_gym.envs.traffic import MaxPressureController
+
+    from benchmarks import traffic_model
+    from muzero_gym import MuZero
+
+    env = gym.make("Traffic-v0")
+    traffic = env.unwrapped
+    traffic.reset(seed=0)
+    joint = np.stack(np.unravel_index(np.arange(16), (2,) * 4), axis=1)
+    controller = MaxPressureController(traffic)
+    # At the start no green has lasted min_green: every request is ignored, all alike.
+    at_start = traffic_model.simulator_values(traffic, joint, controller, 3, 2, 0.99)
+    np.testing.assert_allclose(at_start, at_start[0])
+    for _ in range(4):  # 20 s of phase 0 everywhere: now a request to switch is served
+        traffic.step(np.zeros(4, dtype=np.int64))
+    later = traffic_model.simulator_values(traffic, joint, controller, 12, 2, 0.99)
+    assert later.std() > 0.0
+    model = MuZero(
+        "MlpPolicy", "Traffic-v0", seed=0, num_simulations=2, search="gumbel",
+        policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+    )  # fmt: skip
+    path = tmp_path / "m.zip"
+    model.save(path)
+    args = argparse.Namespace(
+        model=path, reward_fn=None, states=2, horizon=2, repeats=1, seed=0, json=None
+    )
+    result = traffic_model.check(MuZero.load(path), args)
+    assert result["states"] == 2
+    assert 0.0 <= result["best_in_true_top3"] <= 1.0
+    assert 0.0 < result["prior_entropy"] <= np.log(16) + 1e-6
