@@ -65,6 +65,7 @@ def run_one(search: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
         override=json.dumps(override),
         env_kwargs="{}",
         env_wrapper=None,
+        save_dir=None,
     )
     record = run_seed(seed, target_args)
     settings = {k: v for k, v in vars(target_args).items() if k != "override"}
