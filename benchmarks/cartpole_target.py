@@ -119,7 +119,8 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The script's arguments (``argv``, or the command line), with their defaults."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="CartPole-v1", help="an entry of muzero.yml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -140,9 +141,14 @@ def main() -> None:
     parser.add_argument(
         "--save-dir", type=Path, default=None, help="save each final model as DIR/ENV_seedS.zip"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.out is None:
         args.out = Path(f"bench_out/target_{args.env}.json")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(1)
     results = []
     for seed in args.seeds:

@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.cartpole_target import parse_args as target_parse_args  # noqa: E402
 from benchmarks.cartpole_target import run_seed  # noqa: E402
 from benchmarks.zoo import load_hyperparams  # noqa: E402
 
@@ -38,6 +39,8 @@ ENV_ID = "CartPole-v1"
 THRESHOLD = 475  # CartPole-v1's eval_threshold in muzero.yml
 NUM_SIMULATIONS = 4
 SEARCHES = ("muzero", "gumbel")
+# The target script's arguments kept with each run.
+SETTINGS = ("env", "timesteps", "eval_freq", "eval_episodes", "env_kwargs", "env_wrapper")
 COLORS = {"muzero": "C0", "gumbel": "C3"}
 
 
@@ -57,18 +60,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_one(search: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     """One training run, as cartpole_target does it, with 4 simulations and ``search``."""
     override = {"num_simulations": NUM_SIMULATIONS, "search": search}
-    target_args = argparse.Namespace(
-        env=ENV_ID,
-        timesteps=args.timesteps or load_hyperparams("muzero", ENV_ID)[0]["n_timesteps"],
-        eval_freq=args.eval_freq,
-        eval_episodes=args.eval_episodes,
-        override=json.dumps(override),
-        env_kwargs="{}",
-        env_wrapper=None,
-        save_dir=None,
-    )
+    timesteps = args.timesteps or load_hyperparams("muzero", ENV_ID)[0]["n_timesteps"]
+    target_args = target_parse_args(
+        [
+            "--env", ENV_ID, "--timesteps", str(timesteps), "--eval-freq", str(args.eval_freq),
+            "--eval-episodes", str(args.eval_episodes), "--override", json.dumps(override),
+        ]
+    )  # fmt: skip
     record = run_seed(seed, target_args)
-    settings = {k: v for k, v in vars(target_args).items() if k != "override"}
+    settings = {key: getattr(target_args, key) for key in SETTINGS}
     return {"search": search, **record, "settings": settings, "override": override}
 
 
