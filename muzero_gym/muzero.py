@@ -101,6 +101,10 @@ class MuZero(BaseAlgorithm):
         ``"flatten"`` or ``"factorized"``
     :param temperature: visit-count temperature for self-play moves: a number, or a
         function of progress remaining (1 -> 0), default :class:`StepTemperature`
+    :param num_sampling_moves: self-play samples the first this many moves of each episode
+        at ``temperature`` and then plays the most visited move (the paper's board-game
+        schedule, ``1.0 if num_moves < 30 else 0.0``); ``None``: every move is sampled.
+        Gumbel search chooses its own moves and ignores it
     :param priority_alpha: prioritised replay exponent (0: uniform)
     :param priority_beta: importance-sampling exponent
     :param reanalyze_ratio: fraction of each batch whose value targets are recomputed with
@@ -159,6 +163,7 @@ class MuZero(BaseAlgorithm):
         num_sampled_actions: int | None = None,
         multi_discrete: str = "auto",
         temperature: float | Callable[[float], float] | None = None,
+        num_sampling_moves: int | None = None,
         priority_alpha: float = 1.0,
         priority_beta: float = 1.0,
         reanalyze_ratio: float = 1.0,
@@ -251,6 +256,7 @@ class MuZero(BaseAlgorithm):
         elif isinstance(temperature, (int, float)):
             temperature = ConstantTemperature(float(temperature))
         self.temperature = temperature
+        self.num_sampling_moves = num_sampling_moves
         self.priority_alpha = priority_alpha
         self.priority_beta = priority_beta
         self.reanalyze_ratio = reanalyze_ratio
@@ -311,6 +317,14 @@ class MuZero(BaseAlgorithm):
             f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}",
         )
         _check(callable(self.temperature), "temperature must be a number or a callable")
+        _check(
+            self.num_sampling_moves is None
+            or (
+                isinstance(self.num_sampling_moves, (int, np.integer))
+                and self.num_sampling_moves >= 0
+            ),
+            f"num_sampling_moves must be an integer >= 0 or None, got {self.num_sampling_moves!r}",
+        )
         if self.policy_kwargs:
             for forbidden in (
                 "support_size",
@@ -419,6 +433,7 @@ class MuZero(BaseAlgorithm):
             "learner",
             "_last_masks",
             "_last_to_play",
+            "_episode_moves",
         ]
 
     def set_parameters(self, *args: Any, **kwargs: Any) -> None:
@@ -478,12 +493,22 @@ class MuZero(BaseAlgorithm):
     ) -> SearchResult:
         return self._search(observations, legal_actions, add_exploration_noise=False)
 
-    def _choose(self, result: SearchResult, temperature: float, deterministic: bool) -> np.ndarray:
-        """Actions ``[B, *action_shape]`` (as the replay stores them) from a search."""
+    def _choose(
+        self,
+        result: SearchResult,
+        temperature: float,
+        deterministic: bool,
+        greedy: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Actions ``[B, *action_shape]`` (as the replay stores them) from a search;
+        ``greedy`` (``[B]`` bools) plays the most visited move in those rows."""
         if result.chosen is not None:
             slots = result.chosen  # Gumbel MuZero's own choice
         else:
             slots = select_actions(result.visit_counts, temperature, self._rng, deterministic)
+            if greedy is not None and greedy.any() and not deterministic:
+                most_visited = np.asarray(result.visit_counts).argmax(axis=1)
+                slots = np.where(greedy, most_visited, slots)
         if result.candidates is None:
             return slots
         return result.candidates[np.arange(len(slots)), slots]
@@ -626,6 +651,7 @@ class MuZero(BaseAlgorithm):
         if len(infos) != self.n_envs:
             infos = [{}] * self.n_envs
         self._last_masks, self._last_to_play = self._masks_from_infos(infos)
+        self._episode_moves = np.zeros(self.n_envs, dtype=np.int64)
         self.replay_buffer.end_episodes(np.arange(self.n_envs))
         self._check_finite(self._last_obs)
         self.policy.update_observation_statistics(
@@ -645,8 +671,12 @@ class MuZero(BaseAlgorithm):
         obs = np.asarray(self._last_obs)
         result = self._search(obs, self._last_masks, add_exploration_noise=True)
         temperature = self.temperature(self._current_progress_remaining)
-        actions = self._choose(result, temperature, deterministic=False)
+        greedy = None
+        if self.num_sampling_moves is not None:
+            greedy = self._episode_moves >= self.num_sampling_moves
+        actions = self._choose(result, temperature, deterministic=False, greedy=greedy)
         new_obs, rewards, dones, infos = self.env.step(self.action_spec.to_env(actions))
+        self._episode_moves = np.where(dones, 0, self._episode_moves + 1)
         self.num_timesteps += self.n_envs
         self._update_info_buffer(infos, dones)
         truncated = np.array(

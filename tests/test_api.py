@@ -198,6 +198,8 @@ def test_unknown_policy_and_bad_arguments() -> None:
         tiny(search="gumbel", gumbel_c_scale=0.0)
     with pytest.raises(ValueError, match="gumbel_c_visit"):
         tiny(search="gumbel", gumbel_c_visit=-1.0)
+    with pytest.raises(ValueError, match="num_sampling_moves"):
+        tiny(num_sampling_moves=-1)
 
 
 def test_gumbel_constants_reach_the_search_and_survive_save_load(tmp_path: Path) -> None:
@@ -206,6 +208,31 @@ def test_gumbel_constants_reach_the_search_and_survive_save_load(tmp_path: Path)
     assert model.gumbel_config == expected
     model.save(tmp_path / "gumbel.zip")
     assert MuZero.load(tmp_path / "gumbel.zip").gumbel_config == expected
+
+
+def _moves_and_greedy(model: MuZero) -> tuple[np.ndarray, np.ndarray]:
+    """Move number in its episode, and whether the most visited move was played, for
+    every stored transition of a one-env model (its replay holds them in order)."""
+    buffer = model.replay_buffer
+    n = len(buffer)
+    moves = np.zeros(n, dtype=np.int64)
+    for i in range(1, n):
+        moves[i] = 0 if buffer.end_kind[i - 1] else moves[i - 1] + 1
+    greedy = buffer.actions[:n] == buffer.policies[:n].argmax(axis=1)
+    return moves, greedy
+
+
+def test_num_sampling_moves_samples_then_plays_the_most_visited_move() -> None:
+    kwargs: dict[str, Any] = dict(
+        num_simulations=8, temperature=1.0, learning_starts=999, buffer_size=1_000
+    )
+    model = tiny(num_sampling_moves=4, **kwargs).learn(400)
+    moves, greedy = _moves_and_greedy(model)
+    assert greedy[moves >= 4].all()
+    assert not greedy[moves < 4].all()  # sampled at temperature 1: not always the top move
+    assert (moves >= 4).sum() > 100
+    moves, greedy = _moves_and_greedy(tiny(**kwargs).learn(400))
+    assert not greedy[moves >= 4].all()  # without it, every move is sampled
 
 
 def test_dict_observation_space_is_refused() -> None:
