@@ -8,13 +8,14 @@ overrides them) for ``--timesteps`` env steps or ``--minutes`` of training wall-
 ``--eval-games`` games against each of ``--curve-opponents`` (default random play and
 MCTSBot-100: the learning curve). At the end it saves the model and prints
 win / draw / loss tables per seat over ``--final-games`` games against random play,
-MCTSBot-100 and MCTSBot-1000, seats alternating. Everything goes to
+MCTSBot-100 and MCTSBot-1000, seats alternating (with ``--final-simulations N`` the saved
+model plays them with N simulations per move). Everything goes to
 ``bench_out/games_<game>_seed<seed>.json``.
 
     python -m benchmarks.games --game tic_tac_toe --minutes 15
     python -m benchmarks.games --game tictactoe_v3 --hp '{"num_simulations": 50}'
     python -m benchmarks.games --hp-file my_hp.json --timesteps 20000
-    python -m benchmarks.games --game connect_four --minutes 110 --eval-freq 40000 \
+    python -m benchmarks.games --game connect_four --minutes 100 --eval-freq 60000 \
         --curve-opponents random mcts100 mcts1000
 
 ``--game tic_tac_toe`` is OpenSpiel's game (``openspiel_env``), ``--game tictactoe_v3``
@@ -62,6 +63,7 @@ class Args:
     curve_opponents: tuple[str, ...] = ("random", "mcts100")
     resume: Path | None = None  # a model saved by an earlier run: train it further
     final_games: int = 100
+    final_simulations: int | None = None  # None: the simulations it was trained with
     out_dir: Path = Path("bench_out")
 
 
@@ -183,6 +185,8 @@ def run(args: Args) -> dict[str, Any]:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"games_{args.game}_seed{args.seed}"
     model.save(args.out_dir / f"{stem}.zip")
+    if args.final_simulations is not None:
+        model = MuZero.load(args.out_dir / f"{stem}.zip", num_simulations=args.final_simulations)
 
     finals = {}
     for opponent in ("random", "mcts100", "mcts1000") if args.final_games > 0 else ():
@@ -201,6 +205,7 @@ def run(args: Args) -> dict[str, Any]:
         "hyperparameters": given,
         "timesteps": model.num_timesteps,
         "train_minutes": round(train_seconds / 60, 2),
+        "final_simulations": model.num_simulations,
         "curve": callback.curve,
         "final": finals,
     }
@@ -240,6 +245,12 @@ def parse_args() -> Args:
     )
     parser.add_argument("--final-games", type=int, default=defaults.final_games)
     parser.add_argument(
+        "--final-simulations",
+        type=int,
+        default=defaults.final_simulations,
+        help="simulations per move in the final tables (default: as trained)",
+    )
+    parser.add_argument(
         "--resume",
         type=Path,
         default=None,
@@ -253,7 +264,7 @@ def parse_args() -> Args:
         game=ns.game, seed=ns.seed, timesteps=ns.timesteps, minutes=ns.minutes,
         n_envs=ns.n_envs, hp=hp, eval_freq=ns.eval_freq, eval_games=ns.eval_games,
         curve_opponents=tuple(ns.curve_opponents), final_games=ns.final_games,
-        out_dir=ns.out_dir, resume=ns.resume,
+        final_simulations=ns.final_simulations, out_dir=ns.out_dir, resume=ns.resume,
     )  # fmt: skip
 
 

@@ -199,6 +199,25 @@ def test_a_game_run_reports_its_match_against_mcts(monkeypatch) -> None:
     assert result["threshold"] is None and result["env_steps"] == 64
 
 
+def test_game_benchmark_plays_its_final_tables_with_other_simulations(tmp_path: Path) -> None:
+    from benchmarks import games
+    from muzero_gym import MuZero
+
+    tiny = {"num_simulations": 4, "batch_size": 16, "learning_starts": 32, "support_size": 3}
+    args = games.Args(
+        game="tic_tac_toe", timesteps=64, n_envs=2, hp=tiny, eval_freq=0, final_games=2,
+        final_simulations=6, out_dir=tmp_path,
+    )  # fmt: skip
+    report = games.run(args)
+    assert report["final_simulations"] == 6
+    assert {name: sum(table["total"]) for name, table in report["final"].items()} == {
+        "random": 2, "mcts100": 2, "mcts1000": 2,
+    }  # fmt: skip
+    saved = MuZero.load(tmp_path / "games_tic_tac_toe_seed0.zip")
+    assert saved.num_simulations == 4  # the saved model keeps its training settings
+    assert json.loads((tmp_path / "games_tic_tac_toe_seed0.json").read_text())["timesteps"] >= 64
+
+
 def test_gumbel_cartpole_writes_files_and_skips_finished_runs(tmp_path: Path, capsys) -> None:
     from benchmarks import gumbel_cartpole
 
