@@ -64,8 +64,11 @@ def check(model: MuZero, args: argparse.Namespace) -> dict[str, Any]:
     kwargs = {} if args.reward_fn is None else {"reward_fn": args.reward_fn}
     env = gym.make("Traffic-v0", **kwargs)
     traffic: Any = env.unwrapped
-    nvec = tuple(int(n) for n in traffic.action_space.nvec)
-    joint = np.stack(np.unravel_index(np.arange(int(np.prod(nvec))), nvec), axis=1)
+    spec = model.action_spec
+    if not spec.enumerated:
+        raise ValueError("the model samples its actions: this check needs every joint action")
+    # Search slot -> joint action, exactly as the model maps them.
+    joint = spec.to_env(np.arange(spec.num_slots)).reshape(spec.num_slots, -1)
     controller = MaxPressureController(traffic)
     policy = model.policy
     every = EPISODE_STEPS // args.states
@@ -106,7 +109,8 @@ def check(model: MuZero, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The script's arguments (``argv``, or the command line), with their defaults."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="a saved Traffic-v0 model")
     parser.add_argument("--reward-fn", default=None, help="the reward it was trained on")
@@ -115,7 +119,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="arrival draws per action")
     parser.add_argument("--seed", type=int, default=10_000)
     parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(1)
     result = check(MuZero.load(args.model), args)
     correlation, top3 = result["correlation"], result["best_in_true_top3"]

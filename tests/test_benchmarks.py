@@ -271,8 +271,6 @@ def test_env_kwargs_are_run_settings_for_the_training_envs(tmp_path: Path, monke
 
 
 def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None:
-    import argparse
-
     from muzero_gym.envs.traffic import MaxPressureController
 
     from benchmarks import traffic_model
@@ -296,8 +294,8 @@ def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None
     )  # fmt: skip
     path = tmp_path / "m.zip"
     model.save(path)
-    args = argparse.Namespace(
-        model=path, reward_fn=None, states=2, horizon=2, repeats=1, seed=0, json=None
+    args = traffic_model.parse_args(
+        ["--model", str(path), "--states", "2", "--horizon", "2", "--repeats", "1", "--seed", "0"]
     )
     result = traffic_model.check(MuZero.load(path), args)
     assert result["states"] == 2
