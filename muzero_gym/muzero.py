@@ -11,10 +11,8 @@ replay (:mod:`muzero_gym.replay`), networks (:mod:`muzero_gym.policies`), gradie
 from __future__ import annotations
 
 import io
-import os
 import pathlib
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
 from muzero_gym.actions import ActionSpec, make_action_spec
+from muzero_gym.files import write_atomically
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.learner import Learner, LearnerConfig
 from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
@@ -753,20 +752,27 @@ class MuZero(BaseAlgorithm):
         target = pathlib.Path(path)
         if target.suffix == "":
             target = target.with_suffix(".zip")
-        target.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         super().save(buffer, exclude=exclude, include=include)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(buffer.getvalue())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, target)
-        except BaseException:
-            if os.path.exists(tmp_name):
-                os.remove(tmp_name)
-            raise
+        write_atomically(target, buffer.getvalue())
+
+    def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """Save the replay buffer, which :meth:`save` leaves out (as Stable-Baselines3's
+        off-policy algorithms do; ``CheckpointCallback(save_replay_buffer=True)`` calls
+        this). A NumPy ``.npz`` archive, written in full before it replaces a file at
+        ``path``; ``.npz`` is added to a path without a suffix."""
+        self.replay_buffer.save(path)
+
+    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """Load a replay buffer saved by :meth:`save_replay_buffer`, e.g. to train a loaded
+        model further on the experience it had. Training resumes without waiting for
+        ``learning_starts`` fresh transitions when the buffer holds them. Episodes that
+        were still being played bootstrap from their last stored position.
+
+        :raises ValueError: the file is not a saved replay buffer, is damaged, or holds
+            other observations or actions than this model's
+        """
+        self.replay_buffer.load(path)
 
     @classmethod
     def load(  # type: ignore[override]

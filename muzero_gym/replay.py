@@ -29,14 +29,27 @@ slots to bootstrap from and the learner chooses.
 
 from __future__ import annotations
 
+import io
+import pathlib
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from muzero_gym.actions import ActionSpec, DiscreteActions
+from muzero_gym.files import write_atomically
 
 NOT_ENDED, TERMINATED, TRUNCATED = 0, 1, 2
+
+# What a saved buffer holds per slot (``candidates`` too when actions are sampled).
+_SLOT_ARRAYS = (
+    "observations", "actions", "rewards", "root_values", "policies", "to_play",
+    "legal_actions", "next_slot", "end_kind", "priorities",
+)  # fmt: skip
+_FORMAT = "muzero-gym replay buffer"
+_FORMAT_VERSION = 1
 
 
 @dataclass
@@ -358,3 +371,95 @@ class ReplayBuffer:
         priorities = np.abs(np.asarray(priorities, dtype=np.float64)) + self.priority_epsilon
         self.priorities[slots] = priorities
         self.max_priority = max(self.max_priority, float(priorities.max()))
+
+    # ------------------------------------------------------------------ save / load
+    def save(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """Write the stored transitions (a NumPy ``.npz`` archive; ``.npz`` is added to a
+        path without a suffix). A file is written in full before it replaces one already
+        at ``path``. Episodes still being played are saved as they stand."""
+        size = len(self)
+        # Oldest first, so a buffer of any capacity can take them back in order.
+        order = np.argsort(self.stamps[:size], kind="stable")
+        new_slot = np.full(self.buffer_size, -1, dtype=np.int64)
+        new_slot[order] = np.arange(size)
+        arrays = {name: getattr(self, name)[order] for name in _SLOT_ARRAYS}
+        if self.candidates is not None:
+            arrays["candidates"] = self.candidates[order]
+        links = arrays["next_slot"]
+        arrays["next_slot"] = np.where(links >= 0, new_slot[np.maximum(links, 0)], -1)
+        arrays["format"] = np.array(_FORMAT)
+        arrays["format_version"] = np.array(_FORMAT_VERSION)
+        arrays["max_priority"] = np.array(self.max_priority)
+        if isinstance(path, io.BufferedIOBase):
+            np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+            return
+        target = pathlib.Path(path)
+        if target.suffix == "":
+            target = target.with_suffix(".npz")
+        data = io.BytesIO()
+        np.savez_compressed(data, **arrays)  # type: ignore[arg-type]
+        write_atomically(target, data.getvalue())
+
+    def load(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """Replace the contents with transitions written by :meth:`save`, from a buffer
+        of the same observation and action shapes (its capacity may differ: when it held
+        more than this one can, the newest are kept). Open episodes are closed: their
+        targets bootstrap from their last stored position, as for a truncation.
+
+        :raises ValueError: the file is not a saved replay buffer, is damaged, or holds
+            other observations or actions than this buffer
+        """
+        if isinstance(path, (str, pathlib.Path)):
+            candidate = pathlib.Path(path)
+            if not candidate.exists() and candidate.with_suffix(".npz").exists():
+                candidate = candidate.with_suffix(".npz")
+            if not candidate.exists():
+                raise FileNotFoundError(f"no saved replay buffer at {path}")
+            path = candidate
+        try:
+            with np.load(path, allow_pickle=False) as archive:  # type: ignore[arg-type]
+                arrays = {name: archive[name] for name in archive.files}
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError) as error:
+            raise ValueError(f"{path} is not a readable replay buffer file: {error}") from error
+        if str(arrays.get("format", "")) != _FORMAT or "format_version" not in arrays:
+            raise ValueError(f"{path} is not a muzero-gym replay buffer")
+        if int(arrays["format_version"]) != _FORMAT_VERSION:
+            raise ValueError(
+                f"{path} is a replay buffer of format {int(arrays['format_version'])}; "
+                f"this version reads format {_FORMAT_VERSION}"
+            )
+        expected = [*_SLOT_ARRAYS, *(["candidates"] if self.candidates is not None else [])]
+        missing = [name for name in expected if name not in arrays]
+        if missing or "candidates" in arrays and self.candidates is None:
+            detail = f"missing {missing}" if missing else "sampled-action candidates"
+            raise ValueError(f"{path} does not match this model's replay buffer ({detail})")
+        for name in expected:
+            mine, theirs = getattr(self, name), arrays[name]
+            if theirs.shape[1:] != mine.shape[1:] or theirs.dtype != mine.dtype:
+                raise ValueError(
+                    f"{path} does not match this model's replay buffer: {name} of shape "
+                    f"{theirs.shape[1:]} and dtype {theirs.dtype}, expected {mine.shape[1:]} "
+                    f"and {mine.dtype}"
+                )
+        size = len(arrays["rewards"])
+        if any(len(arrays[name]) != size for name in expected):
+            raise ValueError(f"{path} is damaged: its arrays differ in length")
+        links = arrays["next_slot"]
+        if np.any((links != -1) & ((links <= np.arange(size)) | (links >= size))):
+            raise ValueError(f"{path} is damaged: episode links point outside the buffer")
+        # Keep the newest transitions that fit; links only point forward in time, so an
+        # episode loses at most its oldest end.
+        keep = min(size, self.buffer_size)
+        start = size - keep
+        for name in expected:
+            getattr(self, name)[:keep] = arrays[name][start:]
+        kept_links = self.next_slot[:keep]
+        self.next_slot[:keep] = np.where(kept_links >= 0, kept_links - start, -1)
+        self.next_slot[keep:] = -1
+        self.priorities[keep:] = 0.0
+        self.stamps[:] = -1
+        self.stamps[:keep] = np.arange(keep)
+        self.pos = keep % self.buffer_size
+        self.num_added = keep
+        self.max_priority = float(arrays["max_priority"])
+        self.set_n_envs(self.n_envs)  # no open episode continues into the loaded ones

@@ -314,6 +314,42 @@ def test_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch) -> Non
     assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]  # no temporary left over
 
 
+def test_saved_replay_buffer_lets_a_loaded_model_train_at_once(tmp_path: Path) -> None:
+    model = tiny()
+    model.learn(64)
+    model.save(tmp_path / "model.zip")
+    model.save_replay_buffer(tmp_path / "replay")
+    assert (tmp_path / "replay.npz").exists()
+    loaded = MuZero.load(tmp_path / "model.zip", env=gym.make("CartPole-v1"))
+    loaded.load_replay_buffer(tmp_path / "replay")
+    assert len(loaded.replay_buffer) == 64
+    np.testing.assert_array_equal(
+        loaded.replay_buffer.observations[:64], model.replay_buffer.observations[:64]
+    )
+    updates = loaded._n_updates
+    loaded.learn(8, reset_num_timesteps=False)  # no wait for learning_starts (16) new steps
+    assert loaded._n_updates > updates and len(loaded.replay_buffer) == 72
+    # The replay of another env's model is refused and the model's own is kept.
+    pendulum = MuZero("MlpPolicy", "Pendulum-v1", **{"seed": 0, **TINY})
+    with pytest.raises(ValueError, match="does not match"):
+        pendulum.load_replay_buffer(tmp_path / "replay.npz")
+    pendulum.learn(16)
+    pendulum.save_replay_buffer(tmp_path / "pendulum.npz")
+    with pytest.raises(ValueError, match="does not match"):
+        loaded.load_replay_buffer(tmp_path / "pendulum.npz")
+    assert len(loaded.replay_buffer) == 72
+
+
+def test_checkpoint_callback_saves_the_replay_buffer(tmp_path: Path) -> None:
+    model = tiny()
+    callback = CheckpointCallback(32, str(tmp_path), name_prefix="mz", save_replay_buffer=True)
+    model.learn(64, callback=callback)
+    replay = tmp_path / "mz_replay_buffer_64_steps.pkl"  # SB3 names it; the content is npz
+    fresh = tiny()
+    fresh.load_replay_buffer(replay)
+    assert len(fresh.replay_buffer) == 64
+
+
 # ----------------------------------------------------------------------------- images
 class SideImageEnv(gym.Env):
     """An 8x8 grey image with one bright pixel; say whether it is in the left (0) or right

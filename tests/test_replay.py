@@ -159,3 +159,90 @@ def test_new_positions_get_the_max_priority() -> None:
 def test_buffer_size_must_fit_the_envs() -> None:
     with pytest.raises(ValueError, match="buffer_size"):
         ReplayBuffer(2, (1,), np.dtype(np.float32), 2, n_envs=4)
+
+
+def targets(buffer: ReplayBuffer, slots: np.ndarray) -> dict[str, np.ndarray]:
+    s = buffer.targets_for(slots, unroll_steps=2, td_steps=3, discount=0.9, rng=RNG)
+    return {
+        "observations": s.observations,
+        "values": s.value_prefix + s.bootstrap_scale * buffer.stored_bootstrap_values(s),
+        "value_mask": s.value_mask,
+        "rewards": s.target_rewards * s.reward_mask,
+        "policies": s.target_policies,
+        "actions": np.where(s.policy_mask[:, :-1] > 0, s.actions, -1),
+        "priorities": buffer.priorities[slots],
+    }
+
+
+def test_saved_buffer_loads_with_the_same_targets(tmp_path) -> None:
+    buffer = make(capacity=5)
+    fill(buffer, rewards=[1, 2, 3, 4], values=[5, 6, 7, 8], end="terminated")
+    fill(buffer, rewards=[7, 8, 9], values=[1, 2, 3], end="")  # wraps: slots 4, 0, 1
+    buffer.update_priorities(np.arange(5), np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    buffer.save(tmp_path / "replay")
+    loaded = make(capacity=5)
+    loaded.load(tmp_path / "replay")  # the .npz suffix was added on saving
+    assert len(loaded) == 5 and loaded.max_priority == buffer.max_priority
+    # Oldest first: the old slots 2, 3, 4, 0, 1 are the new 0-4.
+    old, new = targets(buffer, np.array([2, 3, 4, 0, 1])), targets(loaded, np.arange(5))
+    for key in old:
+        np.testing.assert_allclose(new[key], old[key], err_msg=key)
+
+
+def test_loading_into_a_smaller_buffer_keeps_the_newest(tmp_path) -> None:
+    buffer = make(capacity=10)
+    fill(buffer, rewards=[1, 1], values=[0, 0], end="terminated")
+    fill(buffer, rewards=[7, 8, 9], values=[1, 2, 3], end="truncated")
+    buffer.save(tmp_path / "replay.npz")
+    small = make(capacity=4)
+    small.load(tmp_path / "replay.npz")
+    assert len(small) == 4
+    np.testing.assert_allclose(small.rewards, [1, 7, 8, 9])  # the first episode lost its start
+    np.testing.assert_array_equal(targets(small, np.array([1]))["rewards"][0], [7, 8])
+    # Writing goes on at the oldest slot.
+    fill(small, rewards=[5], values=[0], end="terminated")
+    np.testing.assert_allclose(small.rewards, [5, 7, 8, 9])
+    large = make(capacity=20)
+    large.load(tmp_path / "replay.npz")
+    fill(large, rewards=[5], values=[0], end="terminated")
+    assert len(large) == 6
+    np.testing.assert_allclose(large.rewards[:6], [1, 1, 7, 8, 9, 5])
+
+
+def test_open_episodes_are_closed_on_loading(tmp_path) -> None:
+    buffer = make()
+    fill(buffer, rewards=[1, 1], values=[0, 10], end="")  # still being played
+    buffer.save(tmp_path / "replay.npz")
+    loaded = make()
+    loaded.load(tmp_path / "replay.npz")
+    fill(loaded, rewards=[50], values=[0], end="terminated")  # a new episode
+    s = targets(loaded, np.array([0]))
+    # The loaded episode bootstraps from its last stored position, not the new data.
+    np.testing.assert_allclose(s["values"][0, :2], [1 + 0.9 * 10, 10])
+    assert loaded.next_slot[1] == -1
+
+
+def test_loading_refuses_other_buffers_and_broken_files(tmp_path) -> None:
+    buffer = make()
+    fill(buffer, rewards=[1, 1], values=[0, 0], end="terminated")
+    buffer.save(tmp_path / "replay.npz")
+    other = ReplayBuffer(100, (3,), np.dtype(np.float32), actions=2)
+    with pytest.raises(ValueError, match="observations of shape"):
+        other.load(tmp_path / "replay.npz")
+    with pytest.raises(ValueError, match="policies of shape"):
+        ReplayBuffer(100, (2,), np.dtype(np.float32), actions=3).load(tmp_path / "replay.npz")
+    data = (tmp_path / "replay.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.npz").write_text("not a replay buffer")
+    np.savez(tmp_path / "foreign.npz", rewards=np.zeros(3))
+    for name in ("cut.npz", "text.npz", "foreign.npz"):
+        with pytest.raises(ValueError, match="replay buffer"):
+            make().load(tmp_path / name)
+    with pytest.raises(FileNotFoundError):
+        make().load(tmp_path / "missing.npz")
+    # A failed load leaves the buffer as it was.
+    kept = make()
+    fill(kept, rewards=[3], values=[0], end="terminated")
+    with pytest.raises(ValueError):
+        kept.load(tmp_path / "cut.npz")
+    assert len(kept) == 1 and kept.rewards[0] == 3

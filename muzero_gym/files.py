@@ -1,0 +1,25 @@
+"""Writing files so that a failure never leaves a user's earlier file half-overwritten."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+
+
+def write_atomically(target: pathlib.Path, data: bytes) -> None:
+    """Write ``data`` to ``target``: in full to a temporary file beside it first, then
+    renamed over it (an atomic replace), so ``target`` is either the old file or the new
+    one, never a mix. Missing parent folders are created."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+        raise
