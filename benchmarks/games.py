@@ -161,6 +161,11 @@ def settings(args: Args) -> tuple[dict[str, Any], dict[str, Any]]:
     return run_settings, given
 
 
+def replay_path(model_path: Path) -> Path:
+    """Where the replay of a saved model goes: ``games_<game>_seed<n>_replay.npz``."""
+    return model_path.with_name(f"{model_path.stem}_replay.npz")
+
+
 def run(args: Args) -> dict[str, Any]:
     run_settings, given = settings(args)
     hp = {key: parse_schedule(value) for key, value in given.items()}
@@ -168,10 +173,14 @@ def run(args: Args) -> dict[str, Any]:
     print(f"{args.game}, seed {args.seed}, {policy}, {n_envs} envs: {json.dumps(given)}")
     env = make_vec_env(args.game, n_envs)
     if args.resume is not None:
-        # The saved settings carry on; the replay starts empty (it is not saved). The
-        # learning rate schedule continues over the new total.
+        # The saved settings carry on, with the replay saved beside the model if there is
+        # one (else it starts empty). The learning rate schedule continues over the new total.
         model = MuZero.load(args.resume, env=env)
-        print(f"resumed from {args.resume} at {model.num_timesteps} env steps")
+        replay = replay_path(args.resume)
+        if replay.exists():
+            model.load_replay_buffer(replay)
+        kept = f"{len(model.replay_buffer)} replay positions from {replay}"
+        print(f"resumed from {args.resume} at {model.num_timesteps} env steps, {kept}")
     else:
         model = MuZero(policy, env, seed=args.seed, **hp)
     callback = TimedEvaluation(args)
@@ -185,6 +194,7 @@ def run(args: Args) -> dict[str, Any]:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"games_{args.game}_seed{args.seed}"
     model.save(args.out_dir / f"{stem}.zip")
+    model.save_replay_buffer(replay_path(args.out_dir / f"{stem}.zip"))
     if args.final_simulations is not None:
         model = MuZero.load(args.out_dir / f"{stem}.zip", num_simulations=args.final_simulations)
 
@@ -254,7 +264,8 @@ def parse_args() -> Args:
         "--resume",
         type=Path,
         default=None,
-        help="train this saved model further (its own settings; --timesteps more steps)",
+        help="train this saved model further (its own settings and the replay saved beside "
+        "it; --timesteps more steps)",
     )
     parser.add_argument("--out-dir", type=Path, default=defaults.out_dir)
     ns = parser.parse_args()

@@ -216,6 +216,16 @@ def test_game_benchmark_plays_its_final_tables_with_other_simulations(tmp_path: 
     saved = MuZero.load(tmp_path / "games_tic_tac_toe_seed0.zip")
     assert saved.num_simulations == 4  # the saved model keeps its training settings
     assert json.loads((tmp_path / "games_tic_tac_toe_seed0.json").read_text())["timesteps"] >= 64
+    # --resume trains the saved model on, with its saved replay: no wait for learning_starts.
+    resumed = games.Args(
+        game="tic_tac_toe", timesteps=16, n_envs=2, eval_freq=0, final_games=0,
+        resume=tmp_path / "games_tic_tac_toe_seed0.zip", out_dir=tmp_path / "more",
+    )  # fmt: skip
+    assert games.run(resumed)["timesteps"] >= 80
+    again = MuZero.load(tmp_path / "more" / "games_tic_tac_toe_seed0.zip")
+    assert again._n_updates > saved._n_updates
+    again.load_replay_buffer(tmp_path / "more" / "games_tic_tac_toe_seed0_replay.npz")
+    assert len(again.replay_buffer) == report["timesteps"] + 16
 
 
 def test_gumbel_cartpole_writes_files_and_skips_finished_runs(tmp_path: Path, capsys) -> None:
