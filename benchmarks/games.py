@@ -7,16 +7,20 @@ overrides them) for ``--timesteps`` env steps or ``--minutes`` of training wall-
 (evaluation excluded), whichever comes first; every ``--eval-freq`` steps it plays
 ``--eval-games`` games against each of ``--curve-opponents`` (default random play and
 MCTSBot-100: the learning curve). At the end it saves the model and prints
-win / draw / loss tables per seat over ``--final-games`` games against random play,
-MCTSBot-100 and MCTSBot-1000, seats alternating (with ``--final-simulations N`` the saved
-model plays them with N simulations per move). Everything goes to
-``bench_out/games_<game>_seed<seed>.json``.
+win / draw / loss tables per seat over ``--final-games`` games against each of
+``--final-opponents`` (default random play, MCTSBot-100 and MCTSBot-1000), seats
+alternating (with ``--final-simulations N`` the saved model plays them with N simulations
+per move). Everything goes to ``bench_out/games_<game>_seed<seed>.json``; the replay goes
+beside the model, so ``--resume`` trains on where the run stopped, and ``--resume MODEL
+--timesteps 0`` only plays the final tables of a saved model.
 
     python -m benchmarks.games --game tic_tac_toe --minutes 15
     python -m benchmarks.games --game tictactoe_v3 --hp '{"num_simulations": 50}'
     python -m benchmarks.games --hp-file my_hp.json --timesteps 20000
     python -m benchmarks.games --game connect_four --minutes 100 --eval-freq 60000 \
         --curve-opponents random mcts100 mcts1000
+    python -m benchmarks.games --game connect_four --resume bench_out/games_connect_four_seed0.zip \
+        --timesteps 0 --final-simulations 200 --final-opponents mcts100 --final-seed 2000
 
 ``--game tic_tac_toe`` is OpenSpiel's game (``openspiel_env``), ``--game tictactoe_v3``
 PettingZoo's; MCTSBot plays both (it translates PettingZoo's board).
@@ -64,6 +68,8 @@ class Args:
     resume: Path | None = None  # a model saved by an earlier run: train it further
     final_games: int = 100
     final_simulations: int | None = None  # None: the simulations it was trained with
+    final_opponents: tuple[str, ...] = ("random", "mcts100", "mcts1000")
+    final_seed: int = 1000  # apart from the learning curve's (1), so the final games are fresh
     out_dir: Path = Path("bench_out")
 
 
@@ -199,9 +205,8 @@ def run(args: Args) -> dict[str, Any]:
         model = MuZero.load(args.out_dir / f"{stem}.zip", num_simulations=args.final_simulations)
 
     finals = {}
-    for opponent in ("random", "mcts100", "mcts1000") if args.final_games > 0 else ():
-        # Seeds apart from the learning curve's, so the final games are fresh.
-        finals[opponent] = match(model, args.game, opponent, args.final_games, seed=1000)
+    for opponent in args.final_opponents if args.final_games > 0 else ():
+        finals[opponent] = match(model, args.game, opponent, args.final_games, args.final_seed)
         print(finals[opponent]["table"], flush=True)
     report = {
         "game": args.game,
@@ -225,7 +230,14 @@ def run(args: Args) -> dict[str, Any]:
     return report
 
 
-def parse_args() -> Args:
+def opponent_name(name: str) -> str:
+    """``random`` or ``mcts<N>`` (MCTSBot with N simulations), for argparse."""
+    if name == "random" or (name.startswith("mcts") and name[4:].isdigit() and int(name[4:]) > 0):
+        return name
+    raise argparse.ArgumentTypeError(f"unknown opponent {name!r}: random or mcts<N>, e.g. mcts100")
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = Args()
     parser.add_argument("--game", choices=GAMES, default=defaults.game)
@@ -250,6 +262,7 @@ def parse_args() -> Args:
     parser.add_argument(
         "--curve-opponents",
         nargs="+",
+        type=opponent_name,
         default=list(defaults.curve_opponents),
         help="opponents of the learning curve: random, mcts<N> (e.g. mcts100 mcts1000)",
     )
@@ -261,6 +274,19 @@ def parse_args() -> Args:
         help="simulations per move in the final tables (default: as trained)",
     )
     parser.add_argument(
+        "--final-opponents",
+        nargs="+",
+        type=opponent_name,
+        default=list(defaults.final_opponents),
+        help="opponents of the final tables: random, mcts<N>",
+    )
+    parser.add_argument(
+        "--final-seed",
+        type=int,
+        default=defaults.final_seed,
+        help="seed of the final games (e.g. another one to add games to an earlier table)",
+    )
+    parser.add_argument(
         "--resume",
         type=Path,
         default=None,
@@ -268,14 +294,15 @@ def parse_args() -> Args:
         "it; --timesteps more steps)",
     )
     parser.add_argument("--out-dir", type=Path, default=defaults.out_dir)
-    ns = parser.parse_args()
+    ns = parser.parse_args(argv)
     hp = json.loads(ns.hp_file.read_text()) if ns.hp_file else {}
     hp.update(json.loads(ns.hp))
     return Args(
         game=ns.game, seed=ns.seed, timesteps=ns.timesteps, minutes=ns.minutes,
         n_envs=ns.n_envs, hp=hp, eval_freq=ns.eval_freq, eval_games=ns.eval_games,
         curve_opponents=tuple(ns.curve_opponents), final_games=ns.final_games,
-        final_simulations=ns.final_simulations, out_dir=ns.out_dir, resume=ns.resume,
+        final_simulations=ns.final_simulations, final_opponents=tuple(ns.final_opponents),
+        final_seed=ns.final_seed, out_dir=ns.out_dir, resume=ns.resume,
     )  # fmt: skip
 
 

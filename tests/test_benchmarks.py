@@ -199,7 +199,7 @@ def test_a_game_run_reports_its_match_against_mcts(monkeypatch) -> None:
     assert result["threshold"] is None and result["env_steps"] == 64
 
 
-def test_game_benchmark_plays_its_final_tables_with_other_simulations(tmp_path: Path) -> None:
+def test_game_benchmark_final_tables_resume_and_tables_only(tmp_path: Path) -> None:
     from benchmarks import games
     from muzero_gym import MuZero
 
@@ -226,6 +226,17 @@ def test_game_benchmark_plays_its_final_tables_with_other_simulations(tmp_path: 
     assert again._n_updates > saved._n_updates
     again.load_replay_buffer(tmp_path / "more" / "games_tic_tac_toe_seed0_replay.npz")
     assert len(again.replay_buffer) == report["timesteps"] + 16
+    # --timesteps 0: only the final tables of a saved model, against the opponents named.
+    argv = [
+        "--game", "tic_tac_toe", "--resume", str(tmp_path / "more" / "games_tic_tac_toe_seed0.zip"),
+        "--timesteps", "0", "--final-games", "2", "--final-opponents", "mcts10",
+        "--final-seed", "7", "--out-dir", str(tmp_path / "eval"),
+    ]  # fmt: skip
+    only_tables = games.run(games.parse_args(argv))
+    assert only_tables["timesteps"] == again.num_timesteps
+    assert list(only_tables["final"]) == ["mcts10"] and only_tables["args"]["final_seed"] == 7
+    with pytest.raises(SystemExit):
+        games.parse_args(["--final-opponents", "mcts"])
 
 
 def test_gumbel_cartpole_writes_files_and_skips_finished_runs(tmp_path: Path, capsys) -> None:
