@@ -421,7 +421,8 @@ class ReplayBuffer:
                 arrays = {name: archive[name] for name in archive.files}
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, KeyError) as error:
             raise ValueError(f"{path} is not a readable replay buffer file: {error}") from error
-        if str(arrays.get("format", "")) != _FORMAT or "format_version" not in arrays:
+        header = ("format_version", "max_priority")
+        if str(arrays.get("format", "")) != _FORMAT or any(key not in arrays for key in header):
             raise ValueError(f"{path} is not a muzero-gym replay buffer")
         if int(arrays["format_version"]) != _FORMAT_VERSION:
             raise ValueError(
@@ -435,6 +436,8 @@ class ReplayBuffer:
             raise ValueError(f"{path} does not match this model's replay buffer ({detail})")
         for name in expected:
             mine, theirs = getattr(self, name), arrays[name]
+            if theirs.ndim != mine.ndim:
+                raise ValueError(f"{path} is damaged: {name} has {theirs.ndim} dimensions")
             if theirs.shape[1:] != mine.shape[1:] or theirs.dtype != mine.dtype:
                 raise ValueError(
                     f"{path} does not match this model's replay buffer: {name} of shape "
