@@ -1,4 +1,5 @@
-"""Writing files so that a failure never leaves a user's earlier file half-overwritten."""
+"""Writing files so that a failure never leaves a user's earlier file half-overwritten,
+and finding the files the savers wrote."""
 
 from __future__ import annotations
 
@@ -23,3 +24,17 @@ def write_atomically(target: pathlib.Path, data: bytes) -> None:
         if os.path.exists(tmp_name):
             os.remove(tmp_name)
         raise
+
+
+def existing_file(path: str | pathlib.Path, suffix: str, what: str) -> pathlib.Path:
+    """``path``, or ``path`` with ``suffix`` added when only that exists (as the savers add
+    it to a path without one).
+
+    :raises FileNotFoundError: neither exists (the message names ``what`` was looked for)
+    """
+    candidate = pathlib.Path(path)
+    if not candidate.exists() and candidate.with_suffix(suffix).exists():
+        candidate = candidate.with_suffix(suffix)
+    if not candidate.exists():
+        raise FileNotFoundError(f"no {what} at {path}")
+    return candidate

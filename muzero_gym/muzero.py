@@ -30,7 +30,7 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
 from muzero_gym.actions import ActionSpec, make_action_spec
-from muzero_gym.files import write_atomically
+from muzero_gym.files import existing_file, write_atomically
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.learner import Learner, LearnerConfig
 from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
@@ -791,12 +791,7 @@ class MuZero(BaseAlgorithm):
             its spaces do not match ``env``
         """
         if isinstance(path, (str, pathlib.Path)):
-            candidate = pathlib.Path(path)
-            if not candidate.exists() and candidate.with_suffix(".zip").exists():
-                candidate = candidate.with_suffix(".zip")
-            if not candidate.exists():
-                raise FileNotFoundError(f"no saved model at {path}")
-            path = candidate
+            path = existing_file(path, ".zip", "saved model")
             _check_checkpoint_file(path)
         wrapper = _game_wrapper(env) if env is not None else None
         if wrapper is not None:

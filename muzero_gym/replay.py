@@ -39,7 +39,7 @@ import numba
 import numpy as np
 
 from muzero_gym.actions import ActionSpec, DiscreteActions
-from muzero_gym.files import write_atomically
+from muzero_gym.files import existing_file, write_atomically
 
 NOT_ENDED, TERMINATED, TRUNCATED = 0, 1, 2
 
@@ -410,12 +410,7 @@ class ReplayBuffer:
             other observations or actions than this buffer
         """
         if isinstance(path, (str, pathlib.Path)):
-            candidate = pathlib.Path(path)
-            if not candidate.exists() and candidate.with_suffix(".npz").exists():
-                candidate = candidate.with_suffix(".npz")
-            if not candidate.exists():
-                raise FileNotFoundError(f"no saved replay buffer at {path}")
-            path = candidate
+            path = existing_file(path, ".npz", "saved replay buffer")
         try:
             with np.load(path, allow_pickle=False) as archive:  # type: ignore[arg-type]
                 arrays = {name: archive[name] for name in archive.files}
