@@ -38,3 +38,9 @@ def existing_file(path: str | pathlib.Path, suffix: str, what: str) -> pathlib.P
     if not candidate.exists():
         raise FileNotFoundError(f"no {what} at {path}")
     return candidate
+
+
+def with_default_suffix(path: str | pathlib.Path, suffix: str) -> pathlib.Path:
+    """``path`` with ``suffix`` added when it has none (where the savers write)."""
+    target = pathlib.Path(path)
+    return target.with_suffix(suffix) if target.suffix == "" else target

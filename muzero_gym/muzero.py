@@ -30,7 +30,7 @@ from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
 from muzero_gym.actions import ActionSpec, make_action_spec
-from muzero_gym.files import existing_file, write_atomically
+from muzero_gym.files import existing_file, with_default_suffix, write_atomically
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.learner import Learner, LearnerConfig
 from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
@@ -749,12 +749,9 @@ class MuZero(BaseAlgorithm):
         if isinstance(path, io.BufferedIOBase):
             super().save(path, exclude=exclude, include=include)
             return
-        target = pathlib.Path(path)
-        if target.suffix == "":
-            target = target.with_suffix(".zip")
         buffer = io.BytesIO()
         super().save(buffer, exclude=exclude, include=include)
-        write_atomically(target, buffer.getvalue())
+        write_atomically(with_default_suffix(path, ".zip"), buffer.getvalue())
 
     def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
         """Save the replay buffer, which :meth:`save` leaves out (as Stable-Baselines3's

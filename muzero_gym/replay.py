@@ -39,7 +39,7 @@ import numba
 import numpy as np
 
 from muzero_gym.actions import ActionSpec, DiscreteActions
-from muzero_gym.files import existing_file, write_atomically
+from muzero_gym.files import existing_file, with_default_suffix, write_atomically
 
 NOT_ENDED, TERMINATED, TRUNCATED = 0, 1, 2
 
@@ -390,15 +390,12 @@ class ReplayBuffer:
         arrays["format"] = np.array(_FORMAT)
         arrays["format_version"] = np.array(_FORMAT_VERSION)
         arrays["max_priority"] = np.array(self.max_priority)
-        if isinstance(path, io.BufferedIOBase):
-            np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
-            return
-        target = pathlib.Path(path)
-        if target.suffix == "":
-            target = target.with_suffix(".npz")
         data = io.BytesIO()
         np.savez_compressed(data, **arrays)  # type: ignore[arg-type]
-        write_atomically(target, data.getvalue())
+        if isinstance(path, io.BufferedIOBase):
+            path.write(data.getvalue())
+        else:
+            write_atomically(with_default_suffix(path, ".npz"), data.getvalue())
 
     def load(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
         """Replace the contents with transitions written by :meth:`save`, from a buffer

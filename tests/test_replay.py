@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -187,6 +189,13 @@ def test_saved_buffer_loads_with_the_same_targets(tmp_path) -> None:
     old, new = targets(buffer, np.array([2, 3, 4, 0, 1])), targets(loaded, np.arange(5))
     for key in old:
         np.testing.assert_allclose(new[key], old[key], err_msg=key)
+    # An open binary file works as well as a path.
+    stream = io.BytesIO()
+    buffer.save(stream)
+    stream.seek(0)
+    from_stream = make(capacity=5)
+    from_stream.load(stream)
+    np.testing.assert_allclose(targets(from_stream, np.arange(5))["values"], old["values"])
 
 
 def test_loading_into_a_smaller_buffer_keeps_the_newest(tmp_path) -> None:
