@@ -43,6 +43,7 @@ class LearnerConfig:
     consistency_loss_weight: float
     entropy_loss_weight: float
     max_grad_norm: float | None
+    mixed_precision: bool
     use_target_network: bool
 
 
@@ -99,13 +100,14 @@ class Learner:
         targets = sample.value_prefix + sample.bootstrap_scale * bootstrap
         batch = self._training_batch(sample, targets)
         self.policy.set_training_mode(True)
-        loss, info, predicted = compute_loss(
-            self.policy,
-            batch,
-            config.value_loss_weight,
-            config.consistency_loss_weight,
-            config.entropy_loss_weight,
-        )
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.mixed_precision):
+            loss, info, predicted = compute_loss(
+                self.policy,
+                batch,
+                config.value_loss_weight,
+                config.consistency_loss_weight,
+                config.entropy_loss_weight,
+            )
         self.policy.optimizer.zero_grad()
         loss.backward()
         if config.max_grad_norm is not None:

@@ -85,6 +85,8 @@ def compute_loss(
     support = policy.support_size
     unroll_steps = batch.actions.shape[1]
     hidden, policy_logits, value_logits = policy.initial_inference(batch.observations)
+    # Under mixed precision the networks answer in bfloat16; the losses stay float32.
+    policy_logits, value_logits = policy_logits.float(), value_logits.float()
     root_values = support_to_scalar(value_logits.detach(), support)
 
     value_target = scalar_to_support(batch.target_values, support)  # [B, K+1, R]
@@ -109,9 +111,11 @@ def compute_loss(
         hidden, reward_logits, policy_logits, value_logits = policy.recurrent_inference(
             hidden, batch.actions[:, k - 1]
         )
+        reward_logits, policy_logits = reward_logits.float(), policy_logits.float()
+        value_logits = value_logits.float()
         if use_consistency:
-            predicted = policy.projection_predictor(policy.projection(hidden))
-            similarity = F.cosine_similarity(predicted, targets[:, k - 1], dim=-1)
+            predicted = policy.projection_predictor(policy.projection(hidden)).float()
+            similarity = F.cosine_similarity(predicted, targets[:, k - 1].float(), dim=-1)
             consistency_loss = consistency_loss - step_scale * similarity * batch.policy_mask[:, k]
         hidden = scale_gradient(hidden, 0.5)
         value_loss = value_loss + step_scale * (

@@ -198,6 +198,8 @@ def test_unknown_policy_and_bad_arguments() -> None:
         tiny(search="gumbel", gumbel_c_scale=0.0)
     with pytest.raises(ValueError, match="gumbel_c_visit"):
         tiny(search="gumbel", gumbel_c_visit=-1.0)
+    with pytest.raises(ValueError, match="mixed_precision must be True or False"):
+        tiny(mixed_precision="bf16")
     with pytest.raises(ValueError, match="num_sampling_moves"):
         tiny(num_sampling_moves=-1)
 

@@ -322,3 +322,12 @@ def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None
     assert result["states"] == 2
     assert result["best_in_true_top3"] is None or 0.0 <= result["best_in_true_top3"] <= 1.0
     assert 0.0 < result["prior_entropy"] <= np.log(16) + 1e-6
+
+
+def test_train_speed_times_gradient_steps() -> None:
+    from benchmarks import train_speed
+
+    hp = {"batch_size": 8, "num_simulations": 2, "n_envs": 2}
+    figures = train_speed.measure("tic_tac_toe", hp, fill=40, steps=2, repeats=2)
+    assert figures["step_ms"] > 0 and figures["self_play_s_per_1000"] > 0
+    assert figures["s_per_1000_env_steps"] > figures["self_play_s_per_1000"]

@@ -81,3 +81,39 @@ def test_gradient_steps_lower_the_loss_on_a_batch() -> None:
         model.policy.optimizer.step()
         losses.append(float(loss))
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_mixed_precision_loss_is_float32_and_close_to_the_float32_loss() -> None:
+    model = trained(policy_kwargs=dict(hidden_dim=32, net_arch=[64]))  # heads start at zero
+    learner = model.learner
+    sample = model.replay_buffer.sample(16, 3, 3, 0.997, np.random.default_rng(3))
+    targets = sample.value_prefix + sample.bootstrap_scale * learner._reanalyze(sample)
+    batch = learner._training_batch(sample, targets)
+
+    def loss_and_gradient(mixed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        model.policy.optimizer.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed):
+            loss, _, _ = compute_loss(model.policy, batch, 0.25)
+        loss.backward()
+        grads = [p.grad.flatten() for p in model.policy.parameters() if p.grad is not None]
+        return loss.detach(), torch.cat(grads)
+
+    loss32, grad32 = loss_and_gradient(False)
+    loss16, grad16 = loss_and_gradient(True)
+    assert loss16.dtype == torch.float32
+    assert float(loss16) != float(loss32)  # bfloat16 was used
+    assert abs(float(loss16) - float(loss32)) < 0.02 * abs(float(loss32))
+    assert torch.isfinite(grad16).all()
+    assert float(torch.nn.functional.cosine_similarity(grad16, grad32, dim=0)) > 0.98
+
+
+def test_mixed_precision_reaches_the_gradient_steps_and_survives_save_load(tmp_path: Any) -> None:
+    # Same seed, no training during learn(): the two models start identical.
+    models = [trained(learning_starts=900, mixed_precision=mixed) for mixed in (False, True)]
+    losses = [[m.learner.step(np.random.default_rng(i))["loss"] for i in range(4)] for m in models]
+    assert losses[0] != losses[1]  # bfloat16 forward passes: not the float32 numbers
+    np.testing.assert_allclose(losses[1], losses[0], rtol=0.05)
+    models[1].save(tmp_path / "mixed")
+    loaded = MuZero.load(tmp_path / "mixed")
+    assert loaded.mixed_precision and loaded.learner.config.mixed_precision
+    assert not trained().learner.config.mixed_precision  # off by default
