@@ -8,14 +8,18 @@ import muzero_gym.envs  # noqa: F401  (registers Traffic-v0, RobotArm-v0)
 from muzero_gym.muzero import MuZero
 from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
+from muzero_gym.symmetry import BoardTransform, Symmetry, board_symmetries
 
 __version__ = "0.1.0"
 __all__ = [
+    "BoardTransform",
     "CnnPolicy",
     "ConstantTemperature",
     "MlpPolicy",
     "MuZero",
     "MuZeroPolicy",
     "StepTemperature",
+    "Symmetry",
+    "board_symmetries",
     "__version__",
 ]

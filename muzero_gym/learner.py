@@ -3,9 +3,10 @@
 A step samples a batch of positions with their K-step targets (:mod:`muzero_gym.replay`),
 bootstraps the value targets of a ``reanalyze_ratio`` share of it from the latest (or
 target) network instead of the stale search values, optionally re-searches their policy
-targets, computes the loss (:mod:`muzero_gym.losses`), steps the optimiser and writes the
-new priorities back. It never touches an environment: :class:`muzero_gym.MuZero` calls it
-between self-play steps.
+targets, transforms positions by the game's symmetries if it has any
+(:mod:`muzero_gym.symmetry`), computes the loss (:mod:`muzero_gym.losses`), steps the
+optimiser and writes the new priorities back. It never touches an environment:
+:class:`muzero_gym.MuZero` calls it between self-play steps.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from muzero_gym.losses import TrainingBatch, compute_loss
 from muzero_gym.mcts import SearchResult
 from muzero_gym.policies import MuZeroPolicy
 from muzero_gym.replay import ReplayBuffer, ReplaySample
+from muzero_gym.symmetry import Symmetry, augment
 
 #: ``(observations [B, ...], legal actions [B, mask_dim] or None) -> SearchResult``, a
 #: search without exploration noise (for Reanalyze of policy targets).
@@ -44,6 +46,7 @@ class LearnerConfig:
     entropy_loss_weight: float
     max_grad_norm: float | None
     mixed_precision: bool
+    symmetries: tuple[Symmetry, ...]
     use_target_network: bool
 
 
@@ -98,7 +101,9 @@ class Learner:
         self.policy.set_training_mode(False)
         bootstrap = self._reanalyze(sample)
         targets = sample.value_prefix + sample.bootstrap_scale * bootstrap
-        batch = self._training_batch(sample, targets)
+        next_observations = self._next_observations(sample)
+        sample, next_observations = augment(sample, next_observations, config.symmetries, rng)
+        batch = self._training_batch(sample, targets, next_observations)
         self.policy.set_training_mode(True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.mixed_precision):
             loss, info, predicted = compute_loss(
@@ -152,18 +157,26 @@ class Learner:
         if sample.target_candidates is not None and result.candidates is not None:
             sample.target_candidates[:rows][present] = result.candidates
 
-    def _training_batch(self, sample: ReplaySample, targets: np.ndarray) -> TrainingBatch:
-        """The sample and its value targets as tensors on the device."""
+    def _next_observations(self, sample: ReplaySample) -> np.ndarray | None:
+        """The real observations ``[B, K, ...]`` after each unrolled move, for the
+        consistency loss (``None`` without it)."""
+        if self.config.consistency_loss_weight > 0 and self.config.unroll_steps > 0:
+            slots = np.maximum(sample.unroll_slots[:, 1:], 0)  # masked where missing
+            return self.replay_buffer.observations[slots]
+        return None
+
+    def _training_batch(
+        self,
+        sample: ReplaySample,
+        targets: np.ndarray,
+        next_observations: np.ndarray | None = None,
+    ) -> TrainingBatch:
+        """The sample, its value targets and the next observations as tensors on the
+        device."""
 
         def tensor(x: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
             return torch.as_tensor(x, device=self.device).to(dtype)
 
-        next_observations = None
-        if self.config.consistency_loss_weight > 0 and self.config.unroll_steps > 0:
-            slots = np.maximum(sample.unroll_slots[:, 1:], 0)  # masked where missing
-            next_observations = torch.as_tensor(
-                self.replay_buffer.observations[slots], device=self.device
-            )
         discrete = np.issubdtype(self.replay_buffer.action_spec.dtype, np.integer)
         action_dtype = torch.long if discrete else torch.float32
         candidates = None
@@ -179,6 +192,8 @@ class Learner:
             target_policies=tensor(sample.target_policies),
             policy_mask=tensor(sample.policy_mask),
             weights=tensor(sample.weights),
-            next_observations=next_observations,
+            next_observations=None
+            if next_observations is None
+            else torch.as_tensor(next_observations, device=self.device),
             target_candidates=candidates,
         )

@@ -15,7 +15,7 @@ import pathlib
 import sys
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
@@ -37,6 +37,7 @@ from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
 from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
 from muzero_gym.replay import ReplayBuffer
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
+from muzero_gym.symmetry import Symmetry, board_symmetries, check_symmetries
 
 SelfMuZero = TypeVar("SelfMuZero", bound="MuZero")
 
@@ -120,6 +121,12 @@ class MuZero(BaseAlgorithm):
         (``torch.autocast``; the loss, the weights and the search stay float32). Pays off
         for convolutional networks on CPUs with AVX-512 BF16 or AMX and on GPUs with
         bfloat16 (``python -m benchmarks.train_speed``); slower on CPUs without it
+    :param symmetries: transformations under which the game is unchanged, for data
+        augmentation: every training position (with its unrolled moves and targets) is
+        kept or transformed by one of them, all equally likely (AlphaZero's board
+        symmetries). A sequence of :class:`muzero_gym.symmetry.Symmetry`, or ``"board"``
+        for the board symmetries of the games :func:`muzero_gym.symmetry.board_symmetries`
+        knows (connect four, tic-tac-toe); ``None``: no augmentation. ``Discrete`` actions only
     :param two_player: values alternate sign between turns; ``None``: detected (True for
         PettingZoo / OpenSpiel board games)
     :param stats_window_size: episodes averaged for the rollout logs
@@ -176,6 +183,7 @@ class MuZero(BaseAlgorithm):
         learning_starts: int = 1_000,
         max_grad_norm: float | None = 5.0,
         mixed_precision: bool = False,
+        symmetries: Sequence[Symmetry] | str | None = None,
         two_player: bool | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -270,6 +278,7 @@ class MuZero(BaseAlgorithm):
         self.learning_starts = learning_starts
         self.max_grad_norm = max_grad_norm
         self.mixed_precision = mixed_precision
+        self.symmetries = symmetries
         self.two_player = detected_two_player if two_player is None else bool(two_player)
         self._n_updates = 0
         self._update_budget = 0.0
@@ -381,8 +390,43 @@ class MuZero(BaseAlgorithm):
             "gymnasium.wrappers.FlattenObservation",
         )
 
+    def _check_symmetries(self) -> None:
+        """Resolve ``symmetries="board"`` from the env and check them against the spaces."""
+        self._checked_symmetries: tuple[Symmetry, ...] = ()
+        if self.symmetries is None or (
+            not isinstance(self.symmetries, str) and len(self.symmetries) == 0
+        ):
+            self.symmetries = None
+            return
+        _check(
+            isinstance(self.action_space, spaces.Discrete),
+            f"symmetries need a Discrete action space, got {self.action_space}",
+        )
+        symmetries = self.symmetries
+        if isinstance(symmetries, str):
+            _check(
+                symmetries == "board",
+                f"symmetries must be 'board', a list of Symmetry or None, got {symmetries!r}",
+            )
+            _check(self.env is not None, 'symmetries="board" needs the env, to know its game')
+            assert self.env is not None
+            name = self.env.get_attr("metadata")[0].get("name")
+            if name is None:  # not a board game of this library: say which env it is
+                spec = self.env.get_attr("spec")[0]
+                name = (
+                    spec.id
+                    if spec is not None
+                    else type(self.env.get_attr("unwrapped")[0]).__name__
+                )
+            symmetries = board_symmetries(str(name))
+        example = np.asarray(self.observation_space.sample())[None]
+        assert isinstance(self.action_space, spaces.Discrete)
+        self._checked_symmetries = check_symmetries(symmetries, int(self.action_space.n), example)
+        self.symmetries = self._checked_symmetries
+
     def _setup_model(self) -> None:
         self._validate()
+        self._check_symmetries()
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
         self._rng = np.random.default_rng(self.seed)
@@ -436,6 +480,7 @@ class MuZero(BaseAlgorithm):
             entropy_loss_weight=self.entropy_loss_weight,
             max_grad_norm=self.max_grad_norm,
             mixed_precision=bool(self.mixed_precision),
+            symmetries=self._checked_symmetries,
             use_target_network=self.target_update_interval > 0,
         )
         self.learner = Learner(
@@ -449,6 +494,7 @@ class MuZero(BaseAlgorithm):
             "gumbel_config",
             "action_spec",
             "learner",
+            "_checked_symmetries",
             "_last_masks",
             "_last_to_play",
             "_episode_moves",

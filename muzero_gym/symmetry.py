@@ -1,0 +1,188 @@
+"""Symmetries of a game, for data augmentation of the training batches.
+
+A board game whose rules do not change when the board is mirrored (connect four) or
+rotated and mirrored (tic-tac-toe, Go) gives, for every stored position, equally valid
+training positions: the transformed board, with the moves and the search policies
+transformed alike and the same values and rewards. AlphaGo Zero and AlphaZero's Go
+training drew one of the eight board symmetries at random for every position; here
+:class:`muzero_gym.MuZero` does the same with ``symmetries=[...]`` (or ``"board"`` for the
+games :func:`board_symmetries` knows): every position of a batch, with its K unrolled
+moves and targets, is kept as it is or transformed by one of the given symmetries, all
+equally likely.
+
+A :class:`Symmetry` holds the transformation of a batch of observations and the
+permutation it makes of the (``Discrete``) actions. :class:`BoardTransform` builds both
+from one rotation-and-mirror of the board planes, with the permutation read off a grid of
+the action ids as they lie on the board.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from muzero_gym.replay import ReplaySample
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """A transformation that leaves the game's rules, values and rewards unchanged.
+
+    :param observation: maps a batch of observations ``[B, *obs_shape]`` to the
+        transformed batch, of the same shape and dtype
+    :param action_permutation: action ``a`` becomes ``action_permutation[a]``
+    :param name: for messages
+    """
+
+    observation: Callable[[np.ndarray], np.ndarray]
+    action_permutation: np.ndarray
+    name: str = "symmetry"
+
+
+class BoardTransform:
+    """Mirror (left-right) and then rotate by ``rotations`` quarter turns the two board
+    axes ``axes`` of an array (e.g. ``(-2, -1)`` for ``[B, C, H, W]`` planes, ``(-3, -2)``
+    for ``[B, H, W, C]``). A plain class, so that saved models can pickle it."""
+
+    def __init__(self, mirror: bool, rotations: int, axes: tuple[int, int]) -> None:
+        self.mirror = mirror
+        self.rotations = rotations % 4
+        self.axes = axes
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.mirror:
+            x = np.flip(x, axis=self.axes[1])
+        return np.ascontiguousarray(np.rot90(x, self.rotations, axes=self.axes))
+
+    def symmetry(self, action_grid: np.ndarray, name: str) -> Symmetry:
+        """The symmetry of a board whose cells hold the action ids ``action_grid [H, W]``
+        (a row of column ids for connect four): the action at a cell moves where the cell
+        goes."""
+        grid = np.asarray(action_grid)
+        on_board = BoardTransform(self.mirror, self.rotations, (0, 1))
+        moved = on_board(grid)
+        if moved.shape != grid.shape:
+            raise ValueError(f"{name} changes the board's shape {grid.shape}")
+        permutation = np.full(grid.max() + 1, -1, dtype=np.int64)
+        permutation[moved.ravel()] = grid.ravel()
+        return Symmetry(self, permutation, name)
+
+    def __repr__(self) -> str:
+        return f"BoardTransform(mirror={self.mirror}, rotations={self.rotations}, axes={self.axes})"
+
+
+def dihedral_symmetries(action_grid: np.ndarray, axes: tuple[int, int]) -> list[Symmetry]:
+    """The seven non-identity rotations and mirrors of a square board."""
+    found = []
+    for mirror in (False, True):
+        for rotations in range(4):
+            if mirror or rotations:
+                name = f"{'mirror, ' if mirror else ''}{90 * rotations} degrees"
+                transform = BoardTransform(mirror, rotations, axes)
+                found.append(transform.symmetry(action_grid, name))
+    return found
+
+
+# Observation names (as TurnBasedGymEnv's metadata gives them) -> symmetries.
+_CONNECT_FOUR_COLUMNS = np.arange(7).reshape(1, 7)
+_TIC_TAC_TOE_CELLS = np.arange(9).reshape(3, 3)  # both encodings: cell = 3 * i + j at [i, j]
+_KNOWN: dict[str, Callable[[], list[Symmetry]]] = {
+    "openspiel_connect_four": lambda: [
+        BoardTransform(True, 0, (-2, -1)).symmetry(_CONNECT_FOUR_COLUMNS, "mirror")
+    ],
+    "connect_four_v3": lambda: [
+        BoardTransform(True, 0, (-3, -2)).symmetry(_CONNECT_FOUR_COLUMNS, "mirror")
+    ],
+    "openspiel_tic_tac_toe": lambda: dihedral_symmetries(_TIC_TAC_TOE_CELLS, (-2, -1)),
+    "tictactoe_v3": lambda: dihedral_symmetries(_TIC_TAC_TOE_CELLS, (-3, -2)),
+}
+
+
+def board_symmetries(name: str) -> list[Symmetry]:
+    """The board symmetries of a game this library knows, by its env's
+    ``metadata["name"]`` (``"openspiel_connect_four"``, ``"connect_four_v3"``,
+    ``"openspiel_tic_tac_toe"``, ``"tictactoe_v3"``).
+
+    :raises ValueError: for another game, naming the known ones
+    """
+    if name not in _KNOWN:
+        raise ValueError(
+            f"no known board symmetries for {name!r} (known: {sorted(_KNOWN)}); pass "
+            "symmetries=[Symmetry(...), ...] instead"
+        )
+    return _KNOWN[name]()
+
+
+def check_symmetries(
+    symmetries: Sequence[Any], num_actions: int, example: np.ndarray
+) -> tuple[Symmetry, ...]:
+    """Refuse symmetries that do not fit the spaces: not a :class:`Symmetry`, a permutation
+    that is not one of ``range(num_actions)``, or an observation map that changes the shape
+    or dtype of ``example [B, *obs_shape]``."""
+    checked = []
+    for symmetry in symmetries:
+        if not isinstance(symmetry, Symmetry):
+            raise ValueError(f"symmetries must hold muzero_gym.Symmetry objects, got {symmetry!r}")
+        permutation = np.asarray(symmetry.action_permutation)
+        if permutation.shape != (num_actions,) or not np.array_equal(
+            np.sort(permutation), np.arange(num_actions)
+        ):
+            raise ValueError(
+                f"symmetry {symmetry.name!r}: action_permutation must be a permutation of "
+                f"the {num_actions} actions, got {permutation.tolist()}"
+            )
+        moved = np.asarray(symmetry.observation(example))
+        if moved.shape != example.shape or moved.dtype != example.dtype:
+            raise ValueError(
+                f"symmetry {symmetry.name!r} maps observations {example.shape} {example.dtype} "
+                f"to {moved.shape} {moved.dtype}; it must keep their shape and dtype"
+            )
+        checked.append(replace(symmetry, action_permutation=permutation.astype(np.int64)))
+    return tuple(checked)
+
+
+def augment(
+    sample: ReplaySample,
+    next_observations: np.ndarray | None,
+    symmetries: Sequence[Symmetry],
+    rng: np.random.Generator,
+) -> tuple[ReplaySample, np.ndarray | None]:
+    """Each position of the batch with its unroll kept or transformed by one of the
+    symmetries (each choice equally likely): observations (and the next observations of
+    the consistency loss, ``[B, K, ...]``), unrolled actions, search policies over the
+    actions, or the sampled candidate actions. Values, rewards and masks stay."""
+    if not symmetries:
+        return sample, next_observations
+    choice = rng.integers(len(symmetries) + 1, size=len(sample.slots))  # 0: as it is
+    observations = sample.observations.copy()
+    actions = sample.actions.copy()
+    policies = sample.target_policies.copy()
+    candidates = None if sample.target_candidates is None else sample.target_candidates.copy()
+    nexts = None if next_observations is None else next_observations.copy()
+    for index, symmetry in enumerate(symmetries, start=1):
+        rows = np.flatnonzero(choice == index)
+        if rows.size == 0:
+            continue
+        permutation = symmetry.action_permutation
+        observations[rows] = symmetry.observation(observations[rows])
+        actions[rows] = permutation[actions[rows]]
+        if candidates is None:
+            moved = np.empty_like(policies[rows])
+            moved[..., permutation] = policies[rows]
+            policies[rows] = moved
+        else:
+            candidates[rows] = permutation[candidates[rows]]
+        if nexts is not None:
+            flat = nexts[rows].reshape(-1, *nexts.shape[2:])
+            nexts[rows] = symmetry.observation(flat).reshape(nexts[rows].shape)
+    augmented = replace(
+        sample,
+        observations=observations,
+        actions=actions,
+        target_policies=policies,
+        target_candidates=candidates,
+    )
+    return augmented, nexts
