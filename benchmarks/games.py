@@ -89,12 +89,17 @@ def make_vec_env(game: str, n_envs: int) -> DummyVecEnv:
     return DummyVecEnv([lambda: TurnBasedGymEnv(make_game(game))] * n_envs)
 
 
+def opponent_agent(mcts_game: str, opponent: str, seed: int) -> Any:
+    """``"random"`` play or ``"mcts<N>"``, OpenSpiel's MCTSBot with N simulations
+    searching the OpenSpiel game ``mcts_game``."""
+    if opponent == "random":
+        return RandomAgent(seed=seed)
+    return MCTSBotAgent(mcts_game, num_simulations=int(opponent_name(opponent)[4:]), seed=seed)
+
+
 def match(model: MuZero, game: str, opponent: str, n_games: int, seed: int) -> dict[str, Any]:
     """Play ``n_games`` against ``"random"`` or ``"mcts<N>"``; W/D/L per seat."""
-    if opponent == "random":
-        agent: Any = RandomAgent(seed=seed)
-    else:
-        agent = MCTSBotAgent(MCTS_GAME[game], num_simulations=int(opponent[4:]), seed=seed)
+    agent = opponent_agent(MCTS_GAME[game], opponent, seed)
     results = play_games(model, agent, TurnBasedGymEnv(make_game(game)), n_games, seed=seed)
     return {
         "opponent": results.opponent_name,

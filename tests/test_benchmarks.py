@@ -331,3 +331,28 @@ def test_train_speed_times_gradient_steps() -> None:
     figures = train_speed.measure("tic_tac_toe", hp, fill=40, steps=2, repeats=2)
     assert figures["step_ms"] > 0 and figures["self_play_s_per_1000"] > 0
     assert figures["s_per_1000_env_steps"] > figures["self_play_s_per_1000"]
+
+
+def test_game_tactics_reads_wins_and_blunders_from_the_rules() -> None:
+    pyspiel = pytest.importorskip("pyspiel")
+    from benchmarks import game_tactics
+
+    state = pyspiel.load_game("tic_tac_toe").new_initial_state()
+    for cell in (0, 3, 1):  # x: 0, 1; o: 3; o to move
+        state.apply_action(cell)
+    assert game_tactics.winning_moves(state) == []
+    assert game_tactics.safe_moves(state) == [2]  # every other move lets x complete the row
+    state.apply_action(4)  # o ignores it; x to move
+    assert game_tactics.winning_moves(state) == [2]
+
+    from muzero_gym import MuZero
+    from muzero_gym.games import openspiel_env
+
+    model = MuZero("MlpPolicy", openspiel_env("tic_tac_toe"), num_simulations=2, seed=0)
+    report = game_tactics.check(model, "tic_tac_toe", "random", 6, seed=0)
+    assert sum(report["total"]) == 6
+    assert report["moves"] >= 6 * 2  # at least two moves of the model in every game
+    assert report["win_missed"] <= report["win_available"]
+    assert report["gave_an_avoidable_win"] <= report["gave_a_win"] <= report["moves"]
+    with pytest.raises(ValueError, match="OpenSpiel states"):
+        game_tactics.check(model, "tictactoe_v3", "random", 2, seed=0)
