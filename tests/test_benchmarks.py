@@ -356,3 +356,18 @@ def test_game_tactics_reads_wins_and_blunders_from_the_rules() -> None:
     assert report["gave_an_avoidable_win"] <= report["gave_a_win"] <= report["moves"]
     with pytest.raises(ValueError, match="OpenSpiel states"):
         game_tactics.check(model, "tictactoe_v3", "random", 2, seed=0)
+
+
+@pytest.mark.parametrize("game", ["tic_tac_toe", "tictactoe_v3", "connect_four"])
+def test_game_entries_build_their_models(game: str) -> None:
+    """Every muzero.yml game entry builds as written (connect four with its mirror)."""
+    from benchmarks.games import make_vec_env, parse_args, settings
+    from benchmarks.zoo import parse_schedule
+    from muzero_gym import MuZero
+
+    run_settings, given = settings(parse_args(["--game", game]))
+    hp = {key: parse_schedule(value) for key, value in given.items()}
+    model = MuZero(run_settings["policy"], make_vec_env(game, 2), seed=0, **hp)
+    if game == "connect_four":
+        assert given["symmetries"] == "board"
+        assert [symmetry.name for symmetry in model.symmetries] == ["mirror"]
