@@ -17,7 +17,7 @@ beside the model, so ``--resume`` trains on where the run stopped, and ``--resum
     python -m benchmarks.games --game tic_tac_toe --minutes 15
     python -m benchmarks.games --game tictactoe_v3 --hp '{"num_simulations": 50}'
     python -m benchmarks.games --hp-file my_hp.json --timesteps 20000
-    python -m benchmarks.games --game connect_four --minutes 100 --eval-freq 60000 \
+    python -m benchmarks.games --game connect_four --minutes 110 --eval-freq 60000 \
         --curve-opponents random mcts100 mcts1000
     python -m benchmarks.games --game connect_four --resume bench_out/games_connect_four_seed0.zip \
         --timesteps 0 --final-simulations 200 --final-opponents mcts100 --final-seed 2000
