@@ -91,18 +91,40 @@ class ActionSpec(ABC):
     def entropy(self, params: torch.Tensor) -> torch.Tensor:
         """Entropy ``[B]`` of the policy (differential entropy for continuous actions)."""
 
+    def uniform_sample(
+        self, batch: int, num_samples: int, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Actions ``[B, K, *shape]`` drawn uniformly from the (legal) space."""
+        raise NotImplementedError
+
+    def uniform_log_prob(
+        self, actions: torch.Tensor, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Log-density ``[B, S]`` of actions ``[B, S, *shape]`` under :meth:`uniform_sample`."""
+        raise NotImplementedError
+
     def candidates(
-        self, params: torch.Tensor, legal: torch.Tensor | None = None
+        self, params: torch.Tensor, legal: torch.Tensor | None = None, explore: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample the slots of a batch of nodes.
 
         :param params: policy head outputs ``[B, policy_dim]``
         :param legal: ``[B, mask_dim]`` legal actions, or None
+        :param explore: fraction ``e`` of uniform play in the sampling distribution:
+            ``beta = (1 - e) pi + e U`` (each slot is drawn uniformly with probability
+            ``e``); 0 samples from the policy itself
         :return: ``(candidates [B, K, *shape], prior logits [B, K], in use [B, K])``:
-            the corrected prior ``beta_hat`` of Sampled MuZero, duplicates merged into
-            their first slot
+            the corrected prior ``beta_hat / beta * pi`` of Sampled MuZero (``beta_hat``
+            when ``beta = pi``), duplicates merged into their first slot
         """
         samples = self.sample(params, self.num_slots, legal)  # [B, K, *shape]
+        if explore > 0.0:
+            batch = samples.shape[0]
+            uniform = self.uniform_sample(batch, self.num_slots, legal)
+            uniform = uniform.to(samples.device, samples.dtype)
+            pick = torch.rand(batch, self.num_slots, device=samples.device) < explore
+            pick = pick.view(batch, self.num_slots, *([1] * (samples.dim() - 2)))
+            samples = torch.where(pick, uniform, samples)
         flat = samples.reshape(samples.shape[0], self.num_slots, -1)
         same = (flat[:, :, None, :] == flat[:, None, :, :]).all(-1)  # [B, K, K]
         counts = same.sum(-1)  # [B, K]
@@ -110,6 +132,18 @@ class ActionSpec(ABC):
         first = ~(same & earlier).any(-1)  # [B, K] first occurrence of each action
         prior = torch.where(first, counts.to(params.dtype) / self.num_slots, 0.0)
         logits = torch.log(prior.clamp(min=1e-30))
+        if explore > 0.0:
+            # Importance weights pi / beta (Hubert et al. 2021, eq. 3), then renormalised.
+            # Under a legal mask the policy is renormalised over the legal actions.
+            masked = params if legal is None else params.masked_fill(~legal, -torch.inf)
+            log_pi = self.log_prob(masked, samples)  # [B, K]
+            log_uniform = np.log(explore) + self.uniform_log_prob(samples, legal)
+            if explore < 1.0:
+                log_beta = torch.logaddexp(np.log1p(-explore) + log_pi, log_uniform)
+            else:
+                log_beta = log_uniform
+            logits = torch.where(first, logits + log_pi - log_beta, -torch.inf)
+            logits = torch.log_softmax(logits, dim=-1).clamp(min=np.log(1e-30))
         return samples.cpu().numpy(), logits.cpu().numpy(), first.cpu().numpy()
 
 
@@ -149,6 +183,20 @@ class DiscreteActions(ActionSpec):
 
     def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(params, -1).gather(-1, actions.long())
+
+    def uniform_sample(
+        self, batch: int, num_samples: int, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        weights = torch.ones(batch, self.n) if legal is None else legal.float()
+        return torch.multinomial(weights, num_samples, replacement=True)
+
+    def uniform_log_prob(
+        self, actions: torch.Tensor, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        count = torch.full(actions.shape[:1], float(self.n), device=actions.device)
+        if legal is not None:
+            count = legal.sum(-1).float().to(actions.device)
+        return (-torch.log(count))[:, None].expand(actions.shape[:2])
 
     def entropy(self, params: torch.Tensor) -> torch.Tensor:
         log_p = torch.log_softmax(params, -1)
@@ -225,6 +273,18 @@ class MultiDiscreteActions(ActionSpec):
             total = total + log_p.gather(-1, actions[..., d].long())
         return total
 
+    def uniform_sample(
+        self, batch: int, num_samples: int, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        high = torch.as_tensor(self.nvec)
+        return (torch.rand(batch, num_samples, len(self.nvec)) * high).long().clamp(max=high - 1)
+
+    def uniform_log_prob(
+        self, actions: torch.Tensor, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        log_size = float(np.log(self.nvec).sum())
+        return torch.full(actions.shape[:-1], -log_size, device=actions.device)
+
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         return torch.stack([p.argmax(-1) for p in params.split(self._splits, dim=-1)], dim=-1)
 
@@ -298,14 +358,18 @@ class BoxActions(ActionSpec):
         log_std = self._gaussian(params)[1]
         return (log_std + 0.5 * np.log(2 * np.pi * np.e)).sum(-1)
 
-    def candidates(
-        self, params: torch.Tensor, legal: torch.Tensor | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # Continuous samples never coincide: every slot is its own action, prior 1 / K.
-        samples = self.sample(params, self.num_slots).cpu().numpy().astype(np.float32)
-        batch = samples.shape[0]
-        logits = np.full((batch, self.num_slots), -np.log(self.num_slots))
-        return samples, logits, np.ones((batch, self.num_slots), dtype=np.bool_)
+    def uniform_sample(
+        self, batch: int, num_samples: int, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # Uniform over the squashed range [-1, 1] (as `random`), as pre-squash values.
+        uniform = torch.rand(batch, num_samples, *self.shape) * 1.998 - 0.999
+        return torch.atanh(uniform)
+
+    def uniform_log_prob(
+        self, actions: torch.Tensor, legal: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # tanh(x) ~ U(-1, 1) has density 0.5 (1 - tanh(x)^2) in x, per dimension.
+        return torch.log(0.5 * (1.0 - torch.tanh(actions) ** 2).clamp(min=1e-12)).sum(-1)
 
 
 def make_action_spec(

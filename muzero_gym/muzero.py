@@ -96,6 +96,11 @@ class MuZero(BaseAlgorithm):
         from the policy at each node. ``None``: all actions of ``Discrete`` (and flattened
         ``MultiDiscrete``) spaces are searched, 20 are sampled for ``Box`` and large
         ``MultiDiscrete`` spaces; a number also samples ``Discrete`` actions
+    :param root_sampling_uniform: with sampled actions, the fraction ``e`` of uniform play
+        in the distribution the root's candidates are drawn from in self-play: ``beta =
+        (1 - e) pi + e U``, so that actions the policy has given up on are still searched;
+        the prior over them is Sampled MuZero's ``beta_hat / beta * pi`` (Hubert et al.
+        2021). 0 (default) draws them from the policy; evaluation and Reanalyze always do
     :param multi_discrete: ``"auto"`` (flatten ``MultiDiscrete`` spaces of at most 64 joint
         actions into one ``Discrete``, sample the others from a factorised policy),
         ``"flatten"`` or ``"factorized"``
@@ -172,6 +177,7 @@ class MuZero(BaseAlgorithm):
         gumbel_c_scale: float = 0.1,
         num_sampled_actions: int | None = None,
         multi_discrete: str = "auto",
+        root_sampling_uniform: float = 0.0,
         temperature: float | Callable[[float], float] | None = None,
         num_sampling_moves: int | None = None,
         priority_alpha: float = 1.0,
@@ -263,6 +269,7 @@ class MuZero(BaseAlgorithm):
         self.gumbel_c_scale = gumbel_c_scale
         self.num_sampled_actions = num_sampled_actions
         self.multi_discrete = multi_discrete
+        self.root_sampling_uniform = root_sampling_uniform
         if temperature is None:
             temperature = StepTemperature()
         elif isinstance(temperature, (int, float)):
@@ -433,6 +440,17 @@ class MuZero(BaseAlgorithm):
         self.action_spec: ActionSpec = make_action_spec(
             self.action_space, self.num_sampled_actions, self.multi_discrete
         )
+        _check(
+            isinstance(self.root_sampling_uniform, (int, float, np.floating))
+            and not isinstance(self.root_sampling_uniform, bool)
+            and 0.0 <= self.root_sampling_uniform <= 1.0,
+            f"root_sampling_uniform must be in [0, 1], got {self.root_sampling_uniform!r}",
+        )
+        _check(
+            self.root_sampling_uniform == 0.0 or not self.action_spec.enumerated,
+            f"root_sampling_uniform applies to sampled actions only; {self.action_space} "
+            "is searched whole (set num_sampled_actions to sample it)",
+        )
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space,
             self.action_space,
@@ -531,7 +549,8 @@ class MuZero(BaseAlgorithm):
                 root = self.policy.search_root(obs)
             else:
                 # Candidates are sampled among the legal moves; the search sees slots.
-                root = self.policy.search_root(obs, legal_actions)
+                explore = self.root_sampling_uniform if add_exploration_noise else 0.0
+                root = self.policy.search_root(obs, legal_actions, explore)
                 legal_actions = None
             if self.search == "gumbel":
                 return gumbel_search(

@@ -211,19 +211,25 @@ class MuZeroPolicy(BasePolicy):
         return next_hidden, reward_logits, policy_logits, value_logits
 
     @torch.inference_mode()
-    def search_root(self, obs: torch.Tensor, legal: np.ndarray | None = None) -> RootOutput:
+    def search_root(
+        self, obs: torch.Tensor, legal: np.ndarray | None = None, explore: float = 0.0
+    ) -> RootOutput:
         """Initial inference in the form :func:`muzero_gym.mcts.search` takes.
 
         :param obs: raw observations ``[B, ...]``
         :param legal: ``[B, mask_dim]`` legal actions, used here only to sample candidate
             actions (enumerated actions are masked by the search itself)
+        :param explore: fraction of uniform play in the distribution the sampled candidate
+            actions are drawn from (see :meth:`ActionSpec.candidates`)
         """
         hidden, policy_params, value_logits = self.initial_inference(obs)
         value = support_to_scalar_np(value_logits.cpu().numpy(), self.support_size)
         if self.action_spec.enumerated:
             return RootOutput(value, policy_params.cpu().numpy(), hidden)
         legal_tensor = None if legal is None else torch.as_tensor(legal, device=hidden.device)
-        candidates, logits, in_use = self.action_spec.candidates(policy_params, legal_tensor)
+        candidates, logits, in_use = self.action_spec.candidates(
+            policy_params, legal_tensor, explore
+        )
         return RootOutput(value, logits, hidden, candidates, in_use)
 
     def search_step(self, hidden: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:

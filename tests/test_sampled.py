@@ -75,6 +75,90 @@ def test_duplicates_merge_into_the_corrected_prior() -> None:
             assert prior[row, slot] == pytest.approx(count / 20)  # beta_hat, since beta = pi
 
 
+def _prior_by_action(candidates: np.ndarray, logits: np.ndarray, in_use: np.ndarray) -> dict:
+    """Corrected prior mass of each distinct action of row 0."""
+    prior = np.exp(logits[0]) * in_use[0]
+    keys = [tuple(np.atleast_1d(a).tolist()) for a in candidates[0]]
+    mass: dict = {}
+    for key, weight in zip(keys, prior, strict=True):
+        mass[key] = mass.get(key, 0.0) + weight
+    return mass
+
+
+@pytest.mark.parametrize("explore", [0.3, 1.0])
+def test_uniform_root_sampling_keeps_the_policy_as_prior(explore: float) -> None:
+    # beta = (1 - e) pi + e U draws actions the policy rarely plays; the corrected prior
+    # beta_hat / beta * pi gives each distinct action about its policy probability again.
+    torch.manual_seed(3)
+    pi = np.array([0.85, 0.1, 0.03, 0.01, 0.01])
+    spec = DiscreteActions(5, num_samples=3000)
+    candidates, logits, in_use = spec.candidates(torch.tensor(np.log(pi))[None], explore=explore)
+    mass = _prior_by_action(candidates, logits, in_use)
+    assert len(mass) == 5
+    assert np.exp(logits[0])[in_use[0]].sum() == pytest.approx(1.0, abs=1e-5)
+    for action, p in enumerate(pi):
+        assert mass[(action,)] == pytest.approx(p, rel=0.25, abs=0.005)
+    share = np.isin(candidates[0], [2, 3, 4]).mean()  # the policy alone: 5%
+    assert share == pytest.approx((1 - explore) * 0.05 + explore * 0.6, abs=0.04)
+
+    legal = torch.tensor([[True, False, True, True, False]])
+    candidates, logits, in_use = spec.candidates(
+        torch.tensor(np.log(pi))[None], legal, explore=explore
+    )
+    mass = _prior_by_action(candidates, logits, in_use)
+    assert set(mass) == {(0,), (2,), (3,)}
+    for action in (0, 2, 3):
+        assert mass[(action,)] == pytest.approx(pi[action] / 0.89, rel=0.25, abs=0.005)
+
+
+def test_uniform_root_sampling_for_factorised_and_box_actions() -> None:
+    torch.manual_seed(4)
+    multi = MultiDiscreteActions(np.array([2, 3]), num_samples=3000)
+    params = torch.tensor([[3.0, 0.0, 2.0, 0.0, -2.0]])
+    first = torch.softmax(params[0, :2], 0).numpy()
+    second = torch.softmax(params[0, 2:], 0).numpy()
+    candidates, logits, in_use = multi.candidates(params, explore=0.5)
+    mass = _prior_by_action(candidates, logits, in_use)
+    assert len(mass) == 6
+    for (a, b), weight in mass.items():
+        assert weight == pytest.approx(first[a] * second[b], rel=0.25, abs=0.005)
+
+    # Continuous samples never coincide: the weights pi / beta are importance weights, so
+    # the weighted samples have the policy's mean and spread although half are uniform.
+    box = BoxActions(np.array([-1.0]), np.array([1.0]), num_samples=3000)
+    params = torch.tensor([[0.5, -1.0]])
+    mean, log_std = box._gaussian(params)
+    candidates, logits, in_use = box.candidates(params, explore=0.5)
+    weights, values = np.exp(logits[0]), candidates[0, :, 0]
+    assert in_use.all()
+    assert (np.abs(np.tanh(values)) > 0.9).mean() > 0.04  # uniform draws reach the bounds
+    assert (weights * values).sum() == pytest.approx(float(mean), abs=0.03)
+    spread = np.sqrt((weights * (values - float(mean)) ** 2).sum())
+    assert spread == pytest.approx(float(log_std.exp()), rel=0.1)
+
+
+def test_root_sampling_uniform_in_self_play_only() -> None:
+    env = ActionEnv(spaces.MultiDiscrete([3, 3, 3, 3]))
+    model = MuZero("MlpPolicy", env, seed=0, root_sampling_uniform=0.5, **TINY)
+    model.learn(32)
+    with torch.no_grad():  # a policy sure of the joint action (0, 0, 0, 0)
+        head = model.policy.prediction_head
+        head.weight[:12].zero_()
+        head.bias[:12] = torch.tensor([20.0, 0.0, 0.0] * 4)
+    obs = np.zeros((8, 3), np.float32)
+
+    def distinct(noise: bool) -> int:
+        result = model._search(obs, None, add_exploration_noise=noise)
+        return len(set(map(tuple, result.candidates.reshape(-1, 4).tolist())))
+
+    assert distinct(noise=False) == 1  # evaluation: candidates from the policy
+    assert distinct(noise=True) > 8  # self-play: about half the 32 slots uniform over 81
+    with pytest.raises(ValueError, match="root_sampling_uniform must be in"):
+        MuZero("MlpPolicy", env, root_sampling_uniform=1.5, **TINY)
+    with pytest.raises(ValueError, match="root_sampling_uniform applies to sampled actions"):
+        MuZero("MlpPolicy", ActionEnv(spaces.Discrete(3)), root_sampling_uniform=0.25)
+
+
 def test_legal_masks_restrict_sampled_candidates() -> None:
     torch.manual_seed(1)
     spec = DiscreteActions(5, num_samples=8)
