@@ -1,4 +1,4 @@
-"""Traffic-v0 baselines: fixed-time (Webster), max-pressure and random controllers.
+"""Traffic-v0 baselines: fixed-time (Webster), max-pressure, next-phase and random controllers.
 
 Runs each controller for full one-hour episodes (720 decisions, TimeLimit) on the default
 demand of the default 2x2 grid, one episode per seed, and prints mean +- std over seeds of:
@@ -9,6 +9,12 @@ demand of the default 2x2 grid, one episode per seed, and prints mean +- std ove
 * mean travel time: info["mean_travel_time"] at the end (s, vehicles that left).
 
     python benchmarks/traffic_baselines.py --seeds 5 --out traffic_baselines.csv
+
+"next-phase" asks every intersection for its next phase at every decision, so each changes
+as soon as ``min_green`` allows: the shortest cycle the signal timing permits, and what a
+learner acting through ``benchmarks.wrappers.RelativePhaseAction`` plays when it always
+chooses 1. (``--first-seed 10000 --seeds 4``: the evaluation episodes of
+``benchmarks.cartpole_target``.)
 """
 
 import argparse
@@ -21,6 +27,19 @@ import numpy as np
 from muzero_gym.envs.traffic import FixedTimeController, MaxPressureController, RandomController
 
 METRICS = ("mean_waiting_time", "mean_queue", "throughput", "mean_travel_time")
+
+
+class NextPhaseController:
+    """Ask each intersection for the phase after its current one (read from the observation)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        base = env.unwrapped
+        self.n_phases, self.num_intersections = base.n_phases, base.num_intersections
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):  # type: ignore[no-untyped-def]
+        blocks = np.asarray(obs).reshape(self.num_intersections, -1)
+        phase = blocks[:, : self.n_phases].argmax(axis=1)
+        return (phase + 1) % self.n_phases, state
 
 
 def run_episode(env: gym.Env, controller, seed: int) -> dict[str, float]:
@@ -47,6 +66,7 @@ def run_episode(env: gym.Env, controller, seed: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="episodes (seeds 0..n-1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--num-intersections", type=int, default=4)
     parser.add_argument("--out", default=None, help="CSV file for per-episode results")
     args = parser.parse_args()
@@ -56,6 +76,7 @@ def main() -> None:
     controllers = {
         "fixed-time": FixedTimeController(base),
         "max-pressure": MaxPressureController(base),
+        "next-phase": NextPhaseController(base),
         "random": RandomController(base, seed=0),
     }
     fixed = controllers["fixed-time"]
@@ -75,13 +96,17 @@ def main() -> None:
     )
     print(header)
     for name, controller in controllers.items():
-        episodes = [run_episode(env, controller, seed) for seed in range(args.seeds)]
-        rows += [{"controller": name, "seed": seed, **ep} for seed, ep in enumerate(episodes)]
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        episodes = [run_episode(env, controller, seed) for seed in seeds]
+        rows += [
+            {"controller": name, "seed": seed, **ep}
+            for seed, ep in zip(seeds, episodes, strict=True)
+        ]
         cells = []
         for metric, width in zip(METRICS, (20, 18, 22, 20), strict=True):
             values = [ep[metric] for ep in episodes]
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.1f} +- {spread:.1f}".rjust(width))
+            cells.append(f"{statistics.mean(values):.2f} +- {spread:.2f}".rjust(width))
         print(f"{name:14s}" + "".join(cells))
     if args.out:
         with open(args.out, "w", newline="") as f:

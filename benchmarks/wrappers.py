@@ -75,3 +75,50 @@ class ActionRepeat(gym.Wrapper):
             if terminated or truncated:
                 break
         return obs, total, terminated, truncated, info
+
+
+class RelativePhaseAction(gym.Wrapper):
+    """Traffic-v0 with each intersection's request relative to its current phase.
+
+    Traffic-v0 asks for the phase each intersection should show (absolute). Here
+    sub-action ``k`` asks intersection ``i`` for phase ``(current_i + k) mod n_phases``:
+    0 keeps the current phase, 1 moves on to the next. For any state the two label the
+    same choices (a bijection given the current phase, which the observation shows), so
+    the controllers that can be written are the same; what changes is what an action means
+    to a learner that has not yet learned to read the phase: a fixed relative action is a
+    fixed-time plan (keep: green until ``max_green``; next: change at every ``min_green``),
+    while a fixed absolute one holds one street green to ``max_green`` and gives the cross
+    street only ``min_green``, which starves it.
+
+    The current phase is read from the last observation (its documented layout: per
+    intersection the one-hot of the current, or during a change the next, phase first).
+
+    :param env: a Traffic-v0 env (``gym.make("Traffic-v0", ...)``)
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        base = env.unwrapped
+        if not hasattr(base, "n_phases") or not isinstance(env.action_space, spaces.MultiDiscrete):
+            raise TypeError(f"RelativePhaseAction needs a Traffic-v0 env, got {base}")
+        self.n_phases = int(base.n_phases)
+        self.num_intersections = int(base.num_intersections)
+        self._block = int(env.observation_space.shape[0]) // self.num_intersections
+        self._phase = np.zeros(self.num_intersections, dtype=np.int64)
+
+    def _read_phase(self, obs: np.ndarray) -> None:
+        blocks = np.asarray(obs).reshape(self.num_intersections, self._block)
+        self._phase = blocks[:, : self.n_phases].argmax(axis=1)
+
+    def reset(self, **kwargs):  # type: ignore[no-untyped-def]
+        obs, info = self.env.reset(**kwargs)
+        self._read_phase(obs)
+        return obs, info
+
+    def step(self, action):  # type: ignore[no-untyped-def]
+        relative = np.asarray(action, dtype=np.int64).reshape(self.num_intersections)
+        obs, reward, terminated, truncated, info = self.env.step(
+            (self._phase + relative) % self.n_phases
+        )
+        self._read_phase(obs)
+        return obs, reward, terminated, truncated, info

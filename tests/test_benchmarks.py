@@ -174,6 +174,42 @@ def test_action_repeat_sums_rewards_and_stops_at_the_episode_end() -> None:
         ActionRepeat(gym.make("CartPole-v1"), repeat=0)
 
 
+@pytest.mark.parametrize("phase_plan", ["two-phase", "four-phase"])
+def test_relative_phase_actions_label_the_same_choices(phase_plan: str) -> None:
+    from benchmarks.traffic_baselines import NextPhaseController
+    from benchmarks.wrappers import RelativePhaseAction
+
+    kwargs = dict(num_intersections=6, phase_plan=phase_plan)
+    wrapped = RelativePhaseAction(gym.make("Traffic-v0", **kwargs))
+    plain = gym.make("Traffic-v0", **kwargs)
+    n_phases = plain.unwrapped.n_phases
+    rng = np.random.default_rng(0)
+    obs, _ = wrapped.reset(seed=3)
+    plain_obs, _ = plain.reset(seed=3)
+    changes = 0
+    for _ in range(200):  # random relative requests = the absolute ones they stand for
+        relative = rng.integers(0, n_phases, size=6)
+        phase = obs.reshape(6, -1)[:, :n_phases].argmax(axis=1)
+        absolute = (phase + relative) % n_phases
+        obs, reward, *_ = wrapped.step(relative)
+        plain_obs, plain_reward, *_ = plain.step(absolute)
+        np.testing.assert_array_equal(obs, plain_obs)
+        assert reward == plain_reward
+        changes += int((obs.reshape(6, -1)[:, :n_phases].argmax(axis=1) != phase).sum())
+    assert changes > 50  # the requests did change phases
+
+    # Always 1 (next phase) is the next-phase baseline; always 0 holds each green to max_green.
+    controller = NextPhaseController(plain)
+    obs, _ = wrapped.reset(seed=4)
+    plain_obs, _ = plain.reset(seed=4)
+    for _ in range(100):
+        obs, *_ = wrapped.step(np.ones(6, dtype=np.int64))
+        plain_obs, *_ = plain.step(controller.predict(plain_obs)[0])
+        np.testing.assert_array_equal(obs, plain_obs)
+    with pytest.raises(TypeError, match="Traffic-v0"):
+        RelativePhaseAction(gym.make("CartPole-v1"))
+
+
 def test_cli_finds_the_harness_or_says_why(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)  # outside the checkout: found next to an editable install
     if cli.find_repository() is None:
