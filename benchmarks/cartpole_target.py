@@ -4,9 +4,10 @@ Made for CartPole-v1 (mean 475); ``--env`` runs any entry of muzero.yml against 
 ``eval_threshold``. For each seed: ``MuZero(policy, env, seed=s, **hp)`` with the entry of
 ``benchmarks/hyperparams/muzero.yml`` (``n_envs`` copies of the env); every
 ``--eval-freq`` env steps a deterministic evaluation over ``--eval-episodes`` episodes
-on separate, seeded envs as registered (an entry's ``env_kwargs`` shape the training envs
-only), with the benchmark protocol's info metric averaged over each episode where the env
-has one (Traffic-v0: mean waiting time; RobotArm-v0: distance). Prints, per seed, the env
+on separate, seeded envs as registered (an entry's ``env_kwargs`` and ``--env-kwargs``
+shape the training envs only; ``--eval-env-kwargs`` the evaluation envs), with the
+benchmark protocol's info metric averaged over each episode where the env has one
+(Traffic-v0: mean waiting time; RobotArm-v0: distance). Prints, per seed, the env
 steps and the training wall-clock (evaluation excluded) at which the mean first reached
 the threshold, and the final evaluation; then the medians. Writes a JSON file.
 
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv
 
 from benchmarks.protocol import ENVS, evaluate, make_envs
 from benchmarks.zoo import load_hyperparams, parse_schedule
@@ -86,6 +88,12 @@ class ThresholdEval(BaseCallback):
         return True
 
 
+def make_eval_envs(args: argparse.Namespace, seed: int, env_wrapper: Any) -> VecEnv:
+    """The evaluation envs of run ``seed``: ``--eval-episodes`` copies seeded from 10,000 + seed."""
+    kwargs = json.loads(args.eval_env_kwargs)
+    return make_envs(args.env, args.eval_episodes, 10_000 + seed, env_wrapper, kwargs)
+
+
 def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     run, hp = load_hyperparams("muzero", args.env)
     hp.update({k: parse_schedule(v) for k, v in json.loads(args.override).items()})
@@ -93,7 +101,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     total = int(args.timesteps or run["n_timesteps"])
     env_kwargs = {**run.get("env_kwargs", {}), **json.loads(args.env_kwargs)}
     env_wrapper = json.loads(args.env_wrapper) if args.env_wrapper else run.get("env_wrapper")
-    eval_env = make_envs(args.env, args.eval_episodes, 10_000 + seed, env_wrapper)
+    eval_env = make_eval_envs(args, seed, env_wrapper)
     env = make_envs(args.env, int(run.get("n_envs", 1)), seed, env_wrapper, env_kwargs)
     model = MuZero(run.get("policy", "MlpPolicy"), env, seed=seed, **hp)
     info_metric = ENVS[args.env].info_metric if args.env in ENVS else None
@@ -115,6 +123,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "curve": callback.curve,
         "hyperparameters": hp,
         "env_kwargs": env_kwargs,
+        "eval_env_kwargs": json.loads(args.eval_env_kwargs),
         "env_wrapper": env_wrapper,
     }
 
@@ -130,6 +139,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--override", default="{}", help="JSON of MuZero kwargs to override")
     parser.add_argument(
         "--env-kwargs", default="{}", help="JSON of gym.make kwargs of the training envs"
+    )
+    parser.add_argument(
+        "--eval-env-kwargs",
+        default="{}",
+        help="JSON of gym.make kwargs of the evaluation envs (default: as registered), "
+        "e.g. '{\"num_intersections\": 1}' with --env-kwargs the same to train on a variant",
     )
     parser.add_argument(
         "--env-wrapper",

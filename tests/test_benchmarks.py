@@ -327,6 +327,22 @@ def test_env_kwargs_are_run_settings_for_the_training_envs(tmp_path: Path, monke
     )
 
 
+def test_evaluation_envs_take_their_own_kwargs() -> None:
+    from benchmarks import cartpole_target
+
+    args = cartpole_target.parse_args(
+        ["--env", "Traffic-v0", "--eval-episodes", "2", "--eval-env-kwargs",
+         '{"num_intersections": 1}']
+    )  # fmt: skip
+    env = cartpole_target.make_eval_envs(args, 0, None)
+    assert env.num_envs == 2
+    assert [e.unwrapped.num_intersections for e in env.envs] == [1, 1]
+    default = cartpole_target.make_eval_envs(
+        cartpole_target.parse_args(["--env", "Traffic-v0"]), 0, None
+    )
+    assert default.envs[0].unwrapped.num_intersections == 4
+
+
 def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None:
     from muzero_gym.envs.traffic import MaxPressureController
 
