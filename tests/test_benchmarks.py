@@ -423,3 +423,22 @@ def test_game_entries_build_their_models(game: str) -> None:
     if game == "connect_four":
         assert given["symmetries"] == "board"
         assert [symmetry.name for symmetry in model.symmetries] == ["mirror"]
+
+
+def test_robot_arm_reward_floor_learners_beat_a_constant() -> None:
+    import torch
+
+    from benchmarks import robot_arm_reward_floor as floor
+
+    torch.manual_seed(0)
+    data = floor.random_play(3000, seed=0)
+    states = floor.held_out_states(20, 8, seed=1)
+    constant = float(data[2].mean())
+    baseline = floor.score(lambda o, a: torch.full((len(o),), constant), states)
+    mlp = floor.score(floor.plain_mlp(data, [64, 64], steps=1500), states)
+    assert mlp["reward_error"] < 0.5 * baseline["reward_error"]
+    muzero = floor.score(
+        floor.muzero_networks(data, {"hidden_dim": 16, "net_arch": [32]}, 20, 300), states
+    )
+    assert np.isfinite(muzero["reward_error"]) and muzero["reward_error"] < 1.0
+    assert mlp["true_reward_spread"] == baseline["true_reward_spread"] > 0
