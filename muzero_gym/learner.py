@@ -42,6 +42,7 @@ class LearnerConfig:
     reanalyze_ratio: float
     reanalyze_policy: bool
     value_loss_weight: float
+    reward_loss_weight: float
     consistency_loss_weight: float
     entropy_loss_weight: float
     max_grad_norm: float | None
@@ -112,6 +113,7 @@ class Learner:
                 config.value_loss_weight,
                 config.consistency_loss_weight,
                 config.entropy_loss_weight,
+                config.reward_loss_weight,
             )
         self.policy.optimizer.zero_grad()
         loss.backward()

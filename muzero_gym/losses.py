@@ -67,6 +67,7 @@ def compute_loss(
     value_loss_weight: float = 0.25,
     consistency_loss_weight: float = 0.0,
     entropy_loss_weight: float = 0.0,
+    reward_loss_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """Unroll the model K steps from the batch's observations and compare with targets.
 
@@ -80,6 +81,7 @@ def compute_loss(
     :param entropy_loss_weight: weight of a bonus for the entropy of the predicted policy
         at the observed positions (keeps a sampled continuous policy from narrowing
         faster than the search improves it); 0 is the paper's MuZero
+    :param reward_loss_weight: weight of the reward loss (1.0 is the paper's)
     :return: ``(loss, info, predicted root values [B])``; info holds the mean of each term
     """
     support = policy.support_size
@@ -130,7 +132,7 @@ def compute_loss(
 
     per_sample = (
         value_loss_weight * value_loss
-        + reward_loss
+        + reward_loss_weight * reward_loss
         + policy_loss
         + consistency_loss_weight * consistency_loss
         - entropy_loss_weight * entropy

@@ -69,6 +69,8 @@ class MuZero(BaseAlgorithm):
     :param support_size: value and reward are categorical over ``-support_size..support_size``
         after the h(x) transform (the paper uses 300 for Atari)
     :param value_loss_weight: weight of the value loss (Reanalyze uses 0.25)
+    :param reward_loss_weight: weight of the reward loss (1.0, the paper's); raise it where
+        one decision changes the reward little and the model must resolve that change
     :param consistency_loss_weight: weight of EfficientZero's temporal consistency loss
         (Ye et al. 2021), which trains the dynamics to predict the representation of the
         real next observations; 0 (default) is the paper's MuZero
@@ -164,6 +166,7 @@ class MuZero(BaseAlgorithm):
         weight_decay: float = 1e-4,
         support_size: int = 300,
         value_loss_weight: float = 0.25,
+        reward_loss_weight: float = 1.0,
         consistency_loss_weight: float = 0.0,
         entropy_loss_weight: float = 0.0,
         normalize_observations: bool = False,
@@ -256,6 +259,7 @@ class MuZero(BaseAlgorithm):
         self.weight_decay = weight_decay
         self.support_size = support_size
         self.value_loss_weight = value_loss_weight
+        self.reward_loss_weight = reward_loss_weight
         self.consistency_loss_weight = consistency_loss_weight
         self.entropy_loss_weight = entropy_loss_weight
         self.normalize_observations = normalize_observations
@@ -313,6 +317,7 @@ class MuZero(BaseAlgorithm):
         _check(0.0 < self.discount <= 1.0, f"discount must be in (0, 1], got {self.discount}")
         _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         _check(self.value_loss_weight > 0, "value_loss_weight must be > 0")
+        _check(self.reward_loss_weight >= 0, "reward_loss_weight must be >= 0")
         _check(self.consistency_loss_weight >= 0, "consistency_loss_weight must be >= 0")
         _check(self.entropy_loss_weight >= 0, "entropy_loss_weight must be >= 0")
         _check(self.priority_alpha >= 0, f"priority_alpha must be >= 0, got {self.priority_alpha}")
@@ -494,6 +499,7 @@ class MuZero(BaseAlgorithm):
             reanalyze_ratio=self.reanalyze_ratio,
             reanalyze_policy=self.reanalyze_policy,
             value_loss_weight=self.value_loss_weight,
+            reward_loss_weight=self.reward_loss_weight,
             consistency_loss_weight=self.consistency_loss_weight,
             entropy_loss_weight=self.entropy_loss_weight,
             max_grad_norm=self.max_grad_norm,

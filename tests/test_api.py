@@ -202,6 +202,8 @@ def test_unknown_policy_and_bad_arguments() -> None:
         tiny(mixed_precision="bf16")
     with pytest.raises(ValueError, match="num_sampling_moves"):
         tiny(num_sampling_moves=-1)
+    with pytest.raises(ValueError, match="reward_loss_weight"):
+        tiny(reward_loss_weight=-1.0)
 
 
 def test_gumbel_constants_reach_the_search_and_survive_save_load(tmp_path: Path) -> None:

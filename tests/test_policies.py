@@ -162,3 +162,15 @@ def test_masked_steps_do_not_contribute() -> None:
     expected, _, _ = compute_loss(policy, unmasked_batch)
     torch.testing.assert_close(masked, expected)
     assert not torch.isclose(reference, masked)
+
+
+def test_reward_loss_weight_scales_the_reward_term_only() -> None:
+    policy = MlpPolicy(spaces.Box(-5, 5, (3,)), spaces.Discrete(2), constant_lr, hidden_dim=8)
+    batch = make_batch()
+    base, info, _ = compute_loss(policy, batch, reward_loss_weight=1.0)
+    assert info["reward_loss"] > 0
+    heavy, heavy_info, _ = compute_loss(policy, batch, reward_loss_weight=5.0)
+    torch.testing.assert_close(heavy, base + 4.0 * info["reward_loss"], rtol=1e-5, atol=1e-5)
+    assert heavy_info["reward_loss"] == info["reward_loss"]
+    off, _, _ = compute_loss(policy, batch, reward_loss_weight=0.0)
+    torch.testing.assert_close(off, base - info["reward_loss"], rtol=1e-5, atol=1e-5)
