@@ -392,3 +392,26 @@ def test_cnn_policy_with_continuous_actions() -> None:
     model.learn(32)
     action, _ = model.predict(np.zeros((8, 8, 1), np.uint8), deterministic=True)
     assert space.contains(action)
+
+
+def test_box_replay_pairs_each_action_with_the_reward_it_earned() -> None:
+    """RobotArm's reward is a function of the next observation and the squashed action:
+    every stored (observation, action, reward) must agree with the next stored observation."""
+    pytest.importorskip("mujoco")
+    import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = make_vec_env("RobotArm-v0", n_envs=2, seed=0)
+    model = MuZero(
+        "MlpPolicy", env, seed=0, num_simulations=4, num_sampled_actions=4,
+        learning_starts=1_000, buffer_size=2_000, policy_kwargs=dict(hidden_dim=8, net_arch=[16]),
+    )  # fmt: skip
+    model.learn(300)  # self-play only: 150 steps of each env, one episode end each
+    buffer = model.replay_buffer
+    slots = [s for s in range(len(buffer)) if buffer.next_slot[s] >= 0]
+    assert len(slots) >= 250
+    for s in slots:
+        distance = np.linalg.norm(buffer.observations[buffer.next_slot[s]][24:27])
+        squashed = np.tanh(buffer.actions[s].astype(np.float64))
+        expected = -distance - 0.01 * np.sum(squashed**2)
+        assert buffer.rewards[s] == pytest.approx(expected, abs=1e-5)
