@@ -91,17 +91,17 @@ class ActionSpec(ABC):
     def entropy(self, params: torch.Tensor) -> torch.Tensor:
         """Entropy ``[B]`` of the policy (differential entropy for continuous actions)."""
 
+    @abstractmethod
     def uniform_sample(
         self, batch: int, num_samples: int, legal: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Actions ``[B, K, *shape]`` drawn uniformly from the (legal) space."""
-        raise NotImplementedError
 
+    @abstractmethod
     def uniform_log_prob(
         self, actions: torch.Tensor, legal: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Log-density ``[B, S]`` of actions ``[B, S, *shape]`` under :meth:`uniform_sample`."""
-        raise NotImplementedError
 
     def candidates(
         self, params: torch.Tensor, legal: torch.Tensor | None = None, explore: float = 0.0
@@ -125,13 +125,7 @@ class ActionSpec(ABC):
             pick = torch.rand(batch, self.num_slots, device=samples.device) < explore
             pick = pick.view(batch, self.num_slots, *([1] * (samples.dim() - 2)))
             samples = torch.where(pick, uniform, samples)
-        flat = samples.reshape(samples.shape[0], self.num_slots, -1)
-        same = (flat[:, :, None, :] == flat[:, None, :, :]).all(-1)  # [B, K, K]
-        counts = same.sum(-1)  # [B, K]
-        earlier = torch.tril(torch.ones_like(same[0]), diagonal=-1)  # [K, K]
-        first = ~(same & earlier).any(-1)  # [B, K] first occurrence of each action
-        prior = torch.where(first, counts.to(params.dtype) / self.num_slots, 0.0)
-        logits = torch.log(prior.clamp(min=1e-30))
+        logits, first = self._empirical_prior(samples, params.dtype)
         if explore > 0.0:
             # Importance weights pi / beta (Hubert et al. 2021, eq. 3), then renormalised.
             # Under a legal mask the policy is renormalised over the legal actions.
@@ -145,6 +139,19 @@ class ActionSpec(ABC):
             logits = torch.where(first, logits + log_pi - log_beta, -torch.inf)
             logits = torch.log_softmax(logits, dim=-1).clamp(min=np.log(1e-30))
         return samples.cpu().numpy(), logits.cpu().numpy(), first.cpu().numpy()
+
+    def _empirical_prior(
+        self, samples: torch.Tensor, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log beta_hat [B, K], first occurrence [B, K])`` of samples ``[B, K, *shape]``:
+        each distinct action's share of the K samples, in the slot of its first occurrence."""
+        flat = samples.reshape(samples.shape[0], self.num_slots, -1)
+        same = (flat[:, :, None, :] == flat[:, None, :, :]).all(-1)  # [B, K, K]
+        counts = same.sum(-1)  # [B, K]
+        earlier = torch.tril(torch.ones_like(same[0]), diagonal=-1)  # [K, K]
+        first = ~(same & earlier).any(-1)  # [B, K] first occurrence of each action
+        prior = torch.where(first, counts.to(dtype) / self.num_slots, 0.0)
+        return torch.log(prior.clamp(min=1e-30)), first
 
 
 class DiscreteActions(ActionSpec):
@@ -357,6 +364,17 @@ class BoxActions(ActionSpec):
         # Of the pre-squash Gaussian: sum of log std + 0.5 log(2 pi e) per dimension.
         log_std = self._gaussian(params)[1]
         return (log_std + 0.5 * np.log(2 * np.pi * np.e)).sum(-1)
+
+    def _empirical_prior(
+        self, samples: torch.Tensor, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # Continuous samples never coincide: every slot is its own action, prior 1 / K
+        # (no K x K comparison on this hot path of the search).
+        shape = samples.shape[:2]
+        logits = torch.full(
+            shape, -float(np.log(self.num_slots)), dtype=dtype, device=samples.device
+        )
+        return logits, torch.ones(shape, dtype=torch.bool, device=samples.device)
 
     def uniform_sample(
         self, batch: int, num_samples: int, legal: torch.Tensor | None = None
