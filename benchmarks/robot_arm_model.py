@@ -13,7 +13,14 @@ simulator (MuJoCo state saved and restored) and through the learned dynamics. Pr
   ranks actions the way the simulator does;
 - the policy's state: mean |mean| and mean standard deviation of the pre-squash Gaussian
   (1.0 at initialisation);
-- the deterministic evaluation's mean distance and final-step success rate.
+- the deterministic evaluation's mean distance and final-step success rate;
+- the same error and correlation on states of uniform random play
+  (``benchmarks.robot_arm_reward_floor.held_out_states``, where the supervised fits are
+  scored): whether the model is worse on the evaluation's states than on those.
+
+Training follows the schedules of a run of ``--schedule-steps`` (default: the entry's
+``n_timesteps``) and stops after the last checkpoint, so each checkpoint's model is the one
+a full run has at that many steps.
 
     python -m benchmarks.robot_arm_model --checkpoints 8000 30000
 """
@@ -29,8 +36,10 @@ import mujoco
 import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
 import torch
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
+from benchmarks.robot_arm_reward_floor import held_out_states, score
 from benchmarks.zoo import load_hyperparams, parse_schedule
 from muzero_gym import MuZero
 from muzero_gym.support import support_to_scalar
@@ -38,7 +47,19 @@ from muzero_gym.support import support_to_scalar
 ENV_ID = "RobotArm-v0"
 
 
-def check(model: MuZero, episodes: int, n_actions: int, seed: int) -> dict[str, Any]:
+def model_reward(model: MuZero, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """The learned one-step reward of ``actions`` (in [-1, 1]) from ``obs``.  # [B]"""
+    policy = model.policy
+    hidden, _, _ = policy.initial_inference(obs)
+    # The tree keeps pre-squash actions; the dynamics sees tanh of them.
+    pre_squash = torch.atanh(actions.clamp(-0.999, 0.999))
+    _, reward_logits, _, _ = policy.recurrent_inference(hidden, pre_squash)
+    return support_to_scalar(reward_logits, policy.support_size).reshape(-1)
+
+
+def check(
+    model: MuZero, episodes: int, n_actions: int, seed: int, random_states: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Model-vs-simulator figures on ``episodes`` deterministic evaluation episodes."""
     policy = model.policy
     env = gym.make(ENV_ID)
@@ -60,12 +81,8 @@ def check(model: MuZero, episodes: int, n_actions: int, seed: int) -> dict[str, 
                     mujoco.mj_forward(arm.model, arm.data)
                 with torch.no_grad():
                     batch = torch.as_tensor(np.repeat(obs[None], n_actions, axis=0))
-                    hidden, _, _ = policy.initial_inference(batch)
-                    # The tree keeps pre-squash actions; the dynamics sees tanh of them.
-                    pre_squash = torch.atanh(torch.as_tensor(actions).clamp(-0.999, 0.999))
-                    _, reward_logits, _, _ = policy.recurrent_inference(hidden, pre_squash)
-                    predicted = support_to_scalar(reward_logits, policy.support_size).numpy()
-                true_rewards, predicted = np.asarray(true), predicted.ravel()
+                    predicted = model_reward(model, batch, torch.as_tensor(actions)).numpy()
+                true_rewards = np.asarray(true)
                 spreads.append(true_rewards.std())
                 errors.append(np.abs(predicted - true_rewards).mean())
                 correlations.append(np.corrcoef(predicted, true_rewards)[0, 1])
@@ -80,6 +97,7 @@ def check(model: MuZero, episodes: int, n_actions: int, seed: int) -> dict[str, 
         _, params, _ = policy.initial_inference(torch.as_tensor(starts))
         mean, log_std = model.action_spec._gaussian(params)  # type: ignore[attr-defined]
     env.close()
+    on_random = score(lambda o, a: model_reward(model, o, a), random_states)
     return {
         "true_reward_spread": float(np.mean(spreads)),
         "reward_error": float(np.mean(errors)),
@@ -88,12 +106,50 @@ def check(model: MuZero, episodes: int, n_actions: int, seed: int) -> dict[str, 
         "policy_std": float(log_std.exp().mean()),
         "mean_distance": float(np.mean(distances)),
         "success_rate": float(np.mean(successes)),
+        "random_play_reward_error": on_random["reward_error"],
+        "random_play_correlation": on_random["within_state_correlation"],
     }
+
+
+class ModelCheck(BaseCallback):
+    """Runs :func:`check` each time training passes one of ``checkpoints``; stops after the last."""
+
+    def __init__(
+        self, checkpoints: list[int], episodes: int, n_actions: int, random_states: list[Any]
+    ) -> None:
+        super().__init__()
+        self.pending = sorted(checkpoints)
+        self.episodes, self.n_actions, self.random_states = episodes, n_actions, random_states
+        self.rows: list[dict[str, Any]] = []
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps < self.pending[0]:
+            return True
+        self.pending.pop(0)
+        model: Any = self.model
+        figures = check(model, self.episodes, self.n_actions, 1, self.random_states)
+        row = {"env_steps": self.num_timesteps, **figures}
+        self.rows.append(row)
+        print(
+            f"{row['env_steps']:9d}  {row['true_reward_spread']:13.4f}  {row['reward_error']:11.4f}"
+            f"  {row['within_state_correlation']:4.2f}  {row['policy_mean_abs']:13.3f}"
+            f"  {row['policy_std']:4.2f}  {row['mean_distance']:8.3f}  {row['success_rate']:7.2f}"
+            f"  {row['random_play_reward_error']:17.4f}  {row['random_play_correlation']:4.2f}",
+            flush=True,
+        )
+        return bool(self.pending)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[8_000, 30_000])
+    parser.add_argument(
+        "--schedule-steps",
+        type=int,
+        default=None,
+        help="length of the run whose schedules (learning rate, temperature) training follows"
+        " up to the last checkpoint; default: the entry's n_timesteps",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--episodes", type=int, default=4)
     parser.add_argument("--actions", type=int, default=16)
@@ -104,23 +160,33 @@ def main() -> None:
 
     run, hp = load_hyperparams("muzero", ENV_ID)
     hp.update({k: parse_schedule(v) for k, v in json.loads(args.override).items()})
+    schedule_steps = args.schedule_steps or int(run["n_timesteps"])
+    if schedule_steps < max(args.checkpoints):
+        parser.error("--schedule-steps must be at least the last checkpoint")
     env = make_vec_env(ENV_ID, n_envs=int(run.get("n_envs", 1)), seed=args.seed)
     model = MuZero(run.get("policy", "MlpPolicy"), env, seed=args.seed, **hp)
-    rows = []
-    print("env steps  reward spread  model error  corr  policy |mean|  std  distance  success")
-    for checkpoint in sorted(args.checkpoints):
-        model.learn(checkpoint - model.num_timesteps, reset_num_timesteps=False)
-        row = {"env_steps": model.num_timesteps, **check(model, args.episodes, args.actions, 1)}
-        rows.append(row)
-        print(
-            f"{row['env_steps']:9d}  {row['true_reward_spread']:13.4f}  {row['reward_error']:11.4f}"
-            f"  {row['within_state_correlation']:4.2f}  {row['policy_mean_abs']:13.3f}"
-            f"  {row['policy_std']:4.2f}  {row['mean_distance']:8.3f}  {row['success_rate']:7.2f}",
-            flush=True,
-        )
+    callback = ModelCheck(
+        args.checkpoints,
+        args.episodes,
+        args.actions,
+        held_out_states(200, args.actions, args.seed + 1),
+    )
+    print(
+        "env steps  reward spread  model error  corr  policy |mean|  std  distance  success"
+        "  random-play error  corr"
+    )
+    model.learn(schedule_steps, callback=callback)
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"override": args.override, "rows": rows}, handle, indent=2)
+            json.dump(
+                {
+                    "override": args.override,
+                    "schedule_steps": schedule_steps,
+                    "rows": callback.rows,
+                },
+                handle,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -442,3 +442,31 @@ def test_robot_arm_reward_floor_learners_beat_a_constant() -> None:
     )
     assert np.isfinite(muzero["reward_error"]) and muzero["reward_error"] < 1.0
     assert mlp["true_reward_spread"] == baseline["true_reward_spread"] > 0
+
+
+def test_robot_arm_model_check_runs_at_its_checkpoints_and_stops_after_the_last() -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from benchmarks import robot_arm_model
+    from benchmarks.robot_arm_reward_floor import held_out_states
+    from muzero_gym import MuZero
+
+    env = make_vec_env("RobotArm-v0", n_envs=2, seed=0)
+    model = MuZero(
+        "MlpPolicy",
+        env,
+        num_simulations=2,
+        num_sampled_actions=2,
+        learning_starts=4,
+        batch_size=8,
+        support_size=5,
+        policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+        seed=0,
+    )
+    callback = robot_arm_model.ModelCheck([12, 6], 1, 4, held_out_states(5, 4, seed=1))
+    model.learn(1000, callback=callback)
+    assert model.num_timesteps == 12  # stopped after the last checkpoint, not at 1000
+    assert [row["env_steps"] for row in callback.rows] == [6, 12]
+    for row in callback.rows:
+        assert np.isfinite(row["reward_error"]) and np.isfinite(row["random_play_reward_error"])
+        assert row["true_reward_spread"] > 0 and 0.0 <= row["success_rate"] <= 1.0
