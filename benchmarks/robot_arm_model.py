@@ -10,7 +10,9 @@ simulator (MuJoCo state saved and restored) and through the learned dynamics. Pr
   within a state): how much a single decision changes the reward;
 - the model's mean absolute reward error, and the correlation of predicted and true
   rewards across the actions of one state (median over states): whether the model
-  ranks actions the way the simulator does;
+  ranks actions the way the simulator does; and the same correlation for the search's
+  action value ``r + discount * v(g(s, a))`` (the reward is minus the distance after the
+  action, so a good value ranks the actions as the true reward does);
 - the policy's state: mean |mean| and mean standard deviation of the pre-squash Gaussian
   (1.0 at initialisation);
 - the deterministic evaluation's mean distance and final-step success rate;
@@ -47,14 +49,23 @@ from muzero_gym.support import support_to_scalar
 ENV_ID = "RobotArm-v0"
 
 
-def model_reward(model: MuZero, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """The learned one-step reward of ``actions`` (in [-1, 1]) from ``obs``.  # [B]"""
+def model_reward(
+    model: MuZero, obs: torch.Tensor, actions: torch.Tensor, with_q: bool = False
+) -> torch.Tensor:
+    """The learned one-step reward of ``actions`` (in [-1, 1]) from ``obs``  # [B]
+
+    or, ``with_q``, the search's action value ``r + discount * v(g(s, a))``.
+    """
     policy = model.policy
     hidden, _, _ = policy.initial_inference(obs)
     # The tree keeps pre-squash actions; the dynamics sees tanh of them.
     pre_squash = torch.atanh(actions.clamp(-0.999, 0.999))
-    _, reward_logits, _, _ = policy.recurrent_inference(hidden, pre_squash)
-    return support_to_scalar(reward_logits, policy.support_size).reshape(-1)
+    _, reward_logits, _, value_logits = policy.recurrent_inference(hidden, pre_squash)
+    reward = support_to_scalar(reward_logits, policy.support_size).reshape(-1)
+    if not with_q:
+        return reward
+    value = support_to_scalar(value_logits, policy.support_size).reshape(-1)
+    return reward + model.discount * value
 
 
 def check(
@@ -65,7 +76,8 @@ def check(
     env = gym.make(ENV_ID)
     arm: Any = env.unwrapped
     rng = np.random.default_rng(seed)
-    spreads, errors, correlations, distances, successes = [], [], [], [], []
+    spreads, errors, correlations, q_correlations = [], [], [], []
+    distances, successes = [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done, step, episode_distances, info = False, 0, [], {}
@@ -82,10 +94,12 @@ def check(
                 with torch.no_grad():
                     batch = torch.as_tensor(np.repeat(obs[None], n_actions, axis=0))
                     predicted = model_reward(model, batch, torch.as_tensor(actions)).numpy()
+                    q = model_reward(model, batch, torch.as_tensor(actions), with_q=True).numpy()
                 true_rewards = np.asarray(true)
                 spreads.append(true_rewards.std())
                 errors.append(np.abs(predicted - true_rewards).mean())
                 correlations.append(np.corrcoef(predicted, true_rewards)[0, 1])
+                q_correlations.append(np.corrcoef(q, true_rewards)[0, 1])
             action, _ = model.predict(obs, deterministic=True)
             obs, _, terminated, truncated, info = env.step(action)
             episode_distances.append(info["distance"])
@@ -102,6 +116,7 @@ def check(
         "true_reward_spread": float(np.mean(spreads)),
         "reward_error": float(np.mean(errors)),
         "within_state_correlation": float(np.nanmedian(correlations)),
+        "q_correlation": float(np.nanmedian(q_correlations)),
         "policy_mean_abs": float(mean.abs().mean()),
         "policy_std": float(log_std.exp().mean()),
         "mean_distance": float(np.mean(distances)),
@@ -132,7 +147,8 @@ class ModelCheck(BaseCallback):
         self.rows.append(row)
         print(
             f"{row['env_steps']:9d}  {row['true_reward_spread']:13.4f}  {row['reward_error']:11.4f}"
-            f"  {row['within_state_correlation']:4.2f}  {row['policy_mean_abs']:13.3f}"
+            f"  {row['within_state_correlation']:4.2f}  {row['q_correlation']:6.2f}"
+            f"  {row['policy_mean_abs']:13.3f}"
             f"  {row['policy_std']:4.2f}  {row['mean_distance']:8.3f}  {row['success_rate']:7.2f}"
             f"  {row['random_play_reward_error']:17.4f}  {row['random_play_correlation']:4.2f}",
             flush=True,
@@ -172,8 +188,8 @@ def main() -> None:
         held_out_states(200, args.actions, args.seed + 1),
     )
     print(
-        "env steps  reward spread  model error  corr  policy |mean|  std  distance  success"
-        "  random-play error  corr"
+        "env steps  reward spread  model error  corr  Q corr  policy |mean|  std  distance"
+        "  success  random-play error  corr"
     )
     model.learn(schedule_steps, callback=callback)
     if args.json:
