@@ -18,7 +18,9 @@ simulator (MuJoCo state saved and restored) and through the learned dynamics. Pr
 - the deterministic evaluation's mean distance and final-step success rate;
 - the same error and correlation on states of uniform random play
   (``benchmarks.robot_arm_reward_floor.held_out_states``, where the supervised fits are
-  scored): whether the model is worse on the evaluation's states than on those.
+  scored): whether the model is worse on the evaluation's states than on those; and,
+  across those states, the correlation of the predicted value with minus the distance:
+  whether the value has learned what the task is about.
 
 Training follows the schedules of a run of ``--schedule-steps`` (default: the entry's
 ``n_timesteps``) and stops after the last checkpoint, so each checkpoint's model is the one
@@ -112,6 +114,12 @@ def check(
         mean, log_std = model.action_spec._gaussian(params)  # type: ignore[attr-defined]
     env.close()
     on_random = score(lambda o, a: model_reward(model, o, a), random_states)
+    # Across states: does the value track how close the arm is (obs ends with ee - target)?
+    with torch.no_grad():
+        observations = np.stack([state["obs"] for state in random_states])
+        _, _, value_logits = policy.initial_inference(torch.as_tensor(observations))
+        values = support_to_scalar(value_logits, policy.support_size).numpy().ravel()
+    closeness = -np.linalg.norm(observations[:, -3:], axis=1)
     return {
         "true_reward_spread": float(np.mean(spreads)),
         "reward_error": float(np.mean(errors)),
@@ -123,6 +131,7 @@ def check(
         "success_rate": float(np.mean(successes)),
         "random_play_reward_error": on_random["reward_error"],
         "random_play_correlation": on_random["within_state_correlation"],
+        "value_distance_correlation": float(np.corrcoef(values, closeness)[0, 1]),
     }
 
 
@@ -150,7 +159,8 @@ class ModelCheck(BaseCallback):
             f"  {row['within_state_correlation']:4.2f}  {row['q_correlation']:6.2f}"
             f"  {row['policy_mean_abs']:13.3f}"
             f"  {row['policy_std']:4.2f}  {row['mean_distance']:8.3f}  {row['success_rate']:7.2f}"
-            f"  {row['random_play_reward_error']:17.4f}  {row['random_play_correlation']:4.2f}",
+            f"  {row['random_play_reward_error']:17.4f}  {row['random_play_correlation']:4.2f}"
+            f"  {row['value_distance_correlation']:15.2f}",
             flush=True,
         )
         return bool(self.pending)
@@ -189,7 +199,7 @@ def main() -> None:
     )
     print(
         "env steps  reward spread  model error  corr  Q corr  policy |mean|  std  distance"
-        "  success  random-play error  corr"
+        "  success  random-play error  corr  value~closeness"
     )
     model.learn(schedule_steps, callback=callback)
     if args.json:
