@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.robot_arm_model import model_reward
+from benchmarks.robot_arm_model import model_predictions
 from benchmarks.robot_arm_reward_floor import held_out_states, score
 from benchmarks.zoo import load_hyperparams, parse_schedule
 from muzero_gym import MuZero
@@ -74,7 +74,7 @@ def ablate(
         for step in range(1, steps + 1):
             learner.step(rng)
             if step in report:
-                figures = score(lambda o, a, m=model: model_reward(m, o, a), states)
+                figures = score(lambda o, a, m=model: model_predictions(m, o, a)[0], states)
                 seconds = time.perf_counter() - start
                 rows.append({"variant": variant, "steps": step, "seconds": seconds, **figures})
     env.close()

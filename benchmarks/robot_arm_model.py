@@ -51,23 +51,19 @@ from muzero_gym.support import support_to_scalar
 ENV_ID = "RobotArm-v0"
 
 
-def model_reward(
-    model: MuZero, obs: torch.Tensor, actions: torch.Tensor, with_q: bool = False
-) -> torch.Tensor:
-    """The learned one-step reward of ``actions`` (in [-1, 1]) from ``obs``  # [B]
-
-    or, ``with_q``, the search's action value ``r + discount * v(g(s, a))``.
-    """
+def model_predictions(
+    model: MuZero, obs: torch.Tensor, actions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For ``actions`` in [-1, 1] from ``obs``: the learned one-step reward ``[B]`` and the
+    search's action value ``r + discount * v(g(s, a))`` ``[B]``."""
     policy = model.policy
     hidden, _, _ = policy.initial_inference(obs)
     # The tree keeps pre-squash actions; the dynamics sees tanh of them.
     pre_squash = torch.atanh(actions.clamp(-0.999, 0.999))
     _, reward_logits, _, value_logits = policy.recurrent_inference(hidden, pre_squash)
     reward = support_to_scalar(reward_logits, policy.support_size).reshape(-1)
-    if not with_q:
-        return reward
     value = support_to_scalar(value_logits, policy.support_size).reshape(-1)
-    return reward + model.discount * value
+    return reward, reward + model.discount * value
 
 
 def check(
@@ -95,8 +91,9 @@ def check(
                     mujoco.mj_forward(arm.model, arm.data)
                 with torch.no_grad():
                     batch = torch.as_tensor(np.repeat(obs[None], n_actions, axis=0))
-                    predicted = model_reward(model, batch, torch.as_tensor(actions)).numpy()
-                    q = model_reward(model, batch, torch.as_tensor(actions), with_q=True).numpy()
+                    predicted, q = (
+                        x.numpy() for x in model_predictions(model, batch, torch.as_tensor(actions))
+                    )
                 true_rewards = np.asarray(true)
                 spreads.append(true_rewards.std())
                 errors.append(np.abs(predicted - true_rewards).mean())
@@ -113,7 +110,7 @@ def check(
         _, params, _ = policy.initial_inference(torch.as_tensor(starts))
         mean, log_std = model.action_spec._gaussian(params)  # type: ignore[attr-defined]
     env.close()
-    on_random = score(lambda o, a: model_reward(model, o, a), random_states)
+    on_random = score(lambda o, a: model_predictions(model, o, a)[0], random_states)
     # Across states: does the value track how close the arm is (obs ends with ee - target)?
     with torch.no_grad():
         observations = np.stack([state["obs"] for state in random_states])
