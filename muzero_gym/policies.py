@@ -19,6 +19,7 @@ residual tower at full resolution.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,21 @@ def scale_hidden_state(hidden: torch.Tensor) -> torch.Tensor:
     low, high = torch.aminmax(flat, dim=1, keepdim=True)
     scaled = (flat - low) / (high - low).clamp(min=1e-5)
     return scaled.view_as(hidden)
+
+
+def _probe(module: nn.Module, forward: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """Run ``forward`` (a shape probe on ``module``) in eval mode, without gradients.
+
+    In train mode batch norm would fold the probe's made-up input into its running
+    statistics, and a randomly sampled probe would make seeded runs differ.
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            return forward()
+    finally:
+        module.train(was_training)
 
 
 def mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
@@ -121,10 +137,12 @@ class MuZeroPolicy(BasePolicy):
         self.register_buffer("obs_var", torch.ones(feature_shape))
         self.register_buffer("obs_count", torch.zeros(()))
         self._build()
-        with torch.no_grad():
-            probe = self.represent(
+        probe = _probe(
+            self,
+            lambda: self.represent(
                 self.preprocess(torch.as_tensor(observation_space.sample()[None]))
-            )
+            ),
+        )
         hidden_size = int(np.prod(probe.shape[1:]))
         # SimSiam-style heads: the projection of a hidden state imagined by the dynamics
         # should match the projection of the hidden state of the real next observation.
@@ -487,8 +505,8 @@ class CnnPolicy(MuZeroPolicy):
                 conv_bn_relu(self.in_channels, c),
                 *[ResidualBlock(c) for _ in range(self.num_blocks)],
             )
-        with torch.no_grad():
-            probe = self.representation_net(torch.zeros(1, self.in_channels, height, width))
+        zeros = torch.zeros(1, self.in_channels, height, width)
+        probe = _probe(self.representation_net, lambda: self.representation_net(zeros))
         self.hidden_shape = tuple(probe.shape[1:])  # (C, h, w)
         _, h, w = self.hidden_shape
         # Dynamics sees the hidden planes plus the action: one plane marking the move on the

@@ -395,6 +395,36 @@ def test_cnn_policy_learns_on_tiny_images() -> None:
     assert mean >= 4.5, f"CNN MuZero scored {mean} (random play: 2.5)"
 
 
+def _tiny_cnn_muzero(seed: int) -> MuZero:
+    return MuZero(
+        "CnnPolicy", make_vec_env(SideImageEnv, n_envs=4, seed=0), seed=seed, num_simulations=4,
+        batch_size=16, learning_starts=32, support_size=3, unroll_steps=1, td_steps=1,
+        policy_kwargs=dict(channels=8, num_blocks=1, head_hidden=16),
+    )  # fmt: skip
+
+
+def test_cnn_policy_construction_leaves_batch_norm_statistics_untouched() -> None:
+    # Building the networks probes their output shape; the probe must not be folded into the
+    # batch-norm running statistics (a random probe made seeded runs differ).
+    policy = _tiny_cnn_muzero(seed=0).policy
+    norms = [m for m in policy.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms
+    for norm in norms:
+        assert int(norm.num_batches_tracked) == 0
+        assert torch.equal(norm.running_mean, torch.zeros_like(norm.running_mean))
+        assert torch.equal(norm.running_var, torch.ones_like(norm.running_var))
+
+
+def test_seeded_cnn_policy_runs_are_identical() -> None:
+    states = []
+    for _ in range(2):
+        model = _tiny_cnn_muzero(seed=3)
+        model.learn(120)
+        states.append(model.policy.state_dict())
+    for name, value in states[0].items():
+        assert torch.equal(value, states[1][name]), name
+
+
 def test_cnn_policy_takes_channel_last_float_boards() -> None:
     class BoardEnv(gym.Env):
         observation_space = spaces.Box(0, 1, (6, 7, 2), np.float32)
