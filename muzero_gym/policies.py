@@ -308,6 +308,10 @@ class MlpPolicy(MuZeroPolicy):
     :param hidden_dim: size of the hidden state
     :param net_arch: widths of the hidden layers of each of h, g and f
     :param activation_fn: activation between layers
+    :param residual_dynamics: the dynamics outputs a change of the hidden state, added to
+        it (and starts as the identity), instead of the whole next hidden state. The
+        successors of one state then share everything the action does not change, so
+        their values differ only through what the action does.
     """
 
     def __init__(
@@ -318,6 +322,7 @@ class MlpPolicy(MuZeroPolicy):
         hidden_dim: int = 64,
         net_arch: list[int] | None = None,
         activation_fn: type[nn.Module] = nn.ReLU,
+        residual_dynamics: bool = False,
         **kwargs: Any,
     ) -> None:
         if isinstance(observation_space, (spaces.Dict, spaces.Tuple)):
@@ -330,6 +335,7 @@ class MlpPolicy(MuZeroPolicy):
         self.hidden_dim = hidden_dim
         self.net_arch = [64] if net_arch is None else list(net_arch)
         self.activation_fn = activation_fn
+        self.residual_dynamics = residual_dynamics
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build(self) -> None:
@@ -378,6 +384,9 @@ class MlpPolicy(MuZeroPolicy):
         with torch.no_grad():
             last_dynamics.weight[self.hidden_dim :].zero_()
             last_dynamics.bias[self.hidden_dim :].zero_()
+            if self.residual_dynamics:  # no change yet: g(s, a) = s
+                last_dynamics.weight[: self.hidden_dim].zero_()
+                last_dynamics.bias[: self.hidden_dim].zero_()
 
     def represent(self, obs: torch.Tensor) -> torch.Tensor:
         features = self.representation_trunk(obs.flatten(1))
@@ -392,7 +401,8 @@ class MlpPolicy(MuZeroPolicy):
             action_in = self.dynamics_action_in(self.action_spec.encode(actions))
         x = self.dynamics_state_in(hidden) + action_in
         out = self.dynamics_head(self.dynamics_trunk(x))
-        next_hidden = scale_hidden_state(out[:, : self.hidden_dim])
+        change = out[:, : self.hidden_dim]
+        next_hidden = scale_hidden_state(hidden + change if self.residual_dynamics else change)
         return next_hidden, out[:, self.hidden_dim :]
 
     def predict_heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

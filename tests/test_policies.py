@@ -27,6 +27,32 @@ def test_mlp_inference_shapes_and_hidden_range() -> None:
     assert not torch.allclose(out[0][0], policy.dynamics(hidden, torch.tensor([1] * 5))[0][0])
 
 
+@pytest.mark.parametrize("action_space", [spaces.Discrete(4), spaces.Box(-1, 1, (2,))])
+def test_residual_dynamics_starts_as_the_identity_and_learns_action_effects(action_space) -> None:
+    torch.manual_seed(0)
+    action_space.seed(0)
+    policy = MlpPolicy(
+        spaces.Box(-5, 5, (3,)), action_space, constant_lr, hidden_dim=8, net_arch=[16],
+        residual_dynamics=True,
+    )  # fmt: skip
+    hidden, _, _ = policy.initial_inference(torch.randn(5, 3))
+    actions = torch.as_tensor(np.stack([action_space.sample() for _ in range(5)]))
+    next_hidden, reward_logits = policy.dynamics(hidden, actions)
+    torch.testing.assert_close(next_hidden, hidden)
+    assert torch.count_nonzero(reward_logits) == 0
+    # One gradient step towards action-dependent next states moves them apart.
+    optimizer = torch.optim.SGD(policy.parameters(), lr=1.0)
+    target = torch.rand(5, 8)
+    loss = ((policy.dynamics(hidden.detach(), actions)[0] - target) ** 2).sum()
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        moved = policy.dynamics(hidden, actions)[0]
+        other = policy.dynamics(hidden, torch.as_tensor(np.stack([action_space.sample()] * 5)))[0]
+    assert not torch.allclose(moved, hidden)
+    assert not torch.allclose(moved, other)
+
+
 def test_mlp_takes_discrete_observations() -> None:
     policy = MlpPolicy(spaces.Discrete(7), spaces.Discrete(2), constant_lr, hidden_dim=8)
     hidden, _, _ = policy.initial_inference(torch.tensor([0, 3, 6]))
