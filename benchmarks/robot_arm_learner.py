@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
@@ -27,6 +28,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from benchmarks.robot_arm_model import model_predictions
 from benchmarks.robot_arm_reward_floor import held_out_states, score
+from benchmarks.run import write_json
 from benchmarks.zoo import load_hyperparams, parse_schedule
 from muzero_gym import MuZero
 from muzero_gym.learner import Learner
@@ -110,8 +112,7 @@ def main() -> None:
             f"  {row['within_state_correlation']:.2f}"
         )
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(rows, handle, indent=2)
+        write_json(Path(args.json), rows)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -44,6 +45,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from benchmarks.robot_arm_reward_floor import held_out_states, score
+from benchmarks.run import write_json
 from benchmarks.zoo import load_hyperparams, parse_schedule
 from muzero_gym import MuZero
 from muzero_gym.support import support_to_scalar
@@ -200,16 +202,10 @@ def main() -> None:
     )
     model.learn(schedule_steps, callback=callback)
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(
-                {
-                    "override": args.override,
-                    "schedule_steps": schedule_steps,
-                    "rows": callback.rows,
-                },
-                handle,
-                indent=2,
-            )
+        write_json(
+            Path(args.json),
+            {"override": args.override, "schedule_steps": schedule_steps, "rows": callback.rows},
+        )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -37,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.run import write_json
 from benchmarks.zoo import load_hyperparams
 from muzero_gym.policies import MlpPolicy, mlp
 from muzero_gym.support import scalar_to_support, support_to_scalar
@@ -217,8 +219,7 @@ def main() -> None:
             flush=True,
         )
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump({"args": vars(args), "rows": rows}, handle, indent=2)
+        write_json(Path(args.json), {"args": vars(args), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -9,13 +9,15 @@ is `info["is_success"]` on the last step (end effector within 5 cm of the target
 """
 
 import argparse
-import json
 import statistics
+from pathlib import Path
 
 import gymnasium as gym
 import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
 from muzero_gym.envs.robot_arm import ReachController
+
+from benchmarks.run import write_json
 
 
 class RandomPolicy:
@@ -86,8 +88,7 @@ def main() -> None:
             f"{r['return_mean']:8.2f} {r['steps_to_first_success_median']:17.1f}"
         )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        write_json(Path(args.json), results)
 
 
 if __name__ == "__main__":

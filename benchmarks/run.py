@@ -155,7 +155,7 @@ def result_path(out: Path, name: str) -> Path:
     return out / "runs" / f"{name}.json"
 
 
-def write_json(path: Path, record: dict[str, Any]) -> None:
+def write_json(path: Path, record: Any) -> None:
     """Write atomically, so that an interrupted run never leaves a half file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
