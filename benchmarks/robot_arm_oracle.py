@@ -20,9 +20,9 @@ from typing import Any
 
 import gymnasium as gym
 import mujoco
+import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
 
-import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 from benchmarks.run import write_json
 
 
