@@ -503,3 +503,26 @@ def test_robot_arm_learner_ablation_trains_each_variant_on_the_same_replay() -> 
     # and learn from the replay.
     for first, last in (rows[:2], rows[2:]):
         assert last["reward_error"] < 0.8 * first["reward_error"]
+
+
+def test_robot_arm_oracle_restores_the_arm_and_its_noise_lowers_the_correlation() -> None:
+    import gymnasium as gym
+
+    from benchmarks import robot_arm_oracle
+
+    env = gym.make("RobotArm-v0")
+    arm = env.unwrapped
+    env.reset(seed=3)
+    qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()
+    actions = np.tanh(np.random.default_rng(0).normal(size=(4, 6)))
+    scores = robot_arm_oracle.true_scores(arm, actions, horizon=2)
+    np.testing.assert_array_equal(arm.data.qpos, qpos)  # every candidate starts from here
+    np.testing.assert_array_equal(arm.data.qvel, qvel)
+    again = robot_arm_oracle.true_scores(arm, actions, horizon=2)
+    np.testing.assert_array_equal(scores, again)
+    assert scores.std() > 0  # the candidates differ
+    exact = robot_arm_oracle.run(1, 20, 1.0, 1, noise=0.0, seed=0)
+    noisy = robot_arm_oracle.run(1, 20, 1.0, 1, noise=4.0, seed=0)
+    assert exact["correlation"] == 1.0 and noisy["correlation"] < 0.6
+    # With the true one-step rewards, best-of-20 brings the arm in; heavy noise does not.
+    assert exact["mean_distance_m"] < noisy["mean_distance_m"]
