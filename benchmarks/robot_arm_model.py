@@ -13,6 +13,9 @@ simulator (MuJoCo state saved and restored) and through the learned dynamics. Pr
   ranks actions the way the simulator does; and the same correlation for the search's
   action value ``r + discount * v(g(s, a))`` (the reward is minus the distance after the
   action, so a good value ranks the actions as the true reward does);
+- how good the action is that this action value ranks first: its true reward above the
+  actions' mean, as a fraction of the best one's (1: always the best, 0: no better than
+  a random pick; ``benchmarks.robot_arm_oracle`` prints the same for its noisy rankings);
 - the policy's state: mean |mean| and mean standard deviation of the pre-squash Gaussian
   (1.0 at initialisation);
 - the deterministic evaluation's mean distance and final-step success rate;
@@ -53,6 +56,12 @@ from muzero_gym.support import support_to_scalar
 ENV_ID = "RobotArm-v0"
 
 
+def pick_quality(scores: np.ndarray, true: np.ndarray) -> float:
+    """True value of the best-scored action above the mean, as a fraction of the best's."""
+    headroom = true.max() - true.mean()
+    return float((true[np.argmax(scores)] - true.mean()) / headroom) if headroom > 0 else np.nan
+
+
 def model_predictions(
     model: MuZero, obs: torch.Tensor, actions: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,7 +85,7 @@ def check(
     env = gym.make(ENV_ID)
     arm: Any = env.unwrapped
     rng = np.random.default_rng(seed)
-    spreads, errors, correlations, q_correlations = [], [], [], []
+    spreads, errors, correlations, q_correlations, picks = [], [], [], [], []
     distances, successes = [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -101,6 +110,7 @@ def check(
                 errors.append(np.abs(predicted - true_rewards).mean())
                 correlations.append(np.corrcoef(predicted, true_rewards)[0, 1])
                 q_correlations.append(np.corrcoef(q, true_rewards)[0, 1])
+                picks.append(pick_quality(q, true_rewards))
             action, _ = model.predict(obs, deterministic=True)
             obs, _, terminated, truncated, info = env.step(action)
             episode_distances.append(info["distance"])
@@ -124,6 +134,7 @@ def check(
         "reward_error": float(np.mean(errors)),
         "within_state_correlation": float(np.nanmedian(correlations)),
         "q_correlation": float(np.nanmedian(q_correlations)),
+        "q_pick_quality": float(np.nanmean(picks)),
         "policy_mean_abs": float(mean.abs().mean()),
         "policy_std": float(log_std.exp().mean()),
         "mean_distance": float(np.mean(distances)),
@@ -156,6 +167,7 @@ class ModelCheck(BaseCallback):
         print(
             f"{row['env_steps']:9d}  {row['true_reward_spread']:13.4f}  {row['reward_error']:11.4f}"
             f"  {row['within_state_correlation']:4.2f}  {row['q_correlation']:6.2f}"
+            f"  {row['q_pick_quality']:6.2f}"
             f"  {row['policy_mean_abs']:13.3f}"
             f"  {row['policy_std']:4.2f}  {row['mean_distance']:8.3f}  {row['success_rate']:7.2f}"
             f"  {row['random_play_reward_error']:17.4f}  {row['random_play_correlation']:4.2f}"
@@ -197,7 +209,7 @@ def main() -> None:
         held_out_states(200, args.actions, args.seed + 1),
     )
     print(
-        "env steps  reward spread  model error  corr  Q corr  policy |mean|  std  distance"
+        "env steps  reward spread  model error  corr  Q corr  Q pick  policy |mean|  std  distance"
         "  success  random-play error  corr  value~closeness"
     )
     model.learn(schedule_steps, callback=callback)

@@ -5,7 +5,9 @@ does (``tanh(u)``, ``u ~ Normal(0, sigma)`` per joint), scores each by the true 
 playing it for ``H`` env steps (MuJoCo state saved and restored), adds independent noise
 of ``noise x`` the scores' spread in that state (so that the scores correlate less with
 the truth, as a learned model's do), and plays the best-scored action. One row per
-(``H``, noise): the scores' mean correlation with the truth, the success rate (within
+(``H``, noise): the scores' mean correlation with the truth, the pick quality (the
+played action's true score above the mean of the K, as a fraction of the best one's;
+``benchmarks.robot_arm_model`` prints it for a learned model), the success rate (within
 5 cm at the last step), the final and the per-step mean distance.
 
     python -m benchmarks.robot_arm_oracle --episodes 8 [--noise 0 0.5 1 2 4] [--json F]
@@ -23,6 +25,7 @@ import mujoco
 import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
 
+from benchmarks.robot_arm_model import pick_quality
 from benchmarks.run import write_json
 
 
@@ -45,7 +48,7 @@ def run(
     env = gym.make("RobotArm-v0")
     arm: Any = env.unwrapped
     rng = np.random.default_rng(seed)
-    successes, finals, means, correlations = [], [], [], []
+    successes, finals, means, correlations, picks = [], [], [], [], []
     for episode in range(episodes):
         env.reset(seed=seed + 1000 + episode)
         done, distances, info = False, [], {}
@@ -55,6 +58,7 @@ def run(
             noisy = scores + rng.normal(0.0, noise * scores.std() + 1e-12, num_samples)
             if noise > 0:
                 correlations.append(np.corrcoef(noisy, scores)[0, 1])
+            picks.append(pick_quality(noisy, scores))
             action = actions[int(np.argmax(noisy))].astype(np.float32)
             _, _, terminated, truncated, info = env.step(action)
             distances.append(info["distance"])
@@ -67,6 +71,7 @@ def run(
         "horizon": horizon,
         "noise": noise,
         "correlation": float(np.mean(correlations)) if correlations else 1.0,
+        "pick_quality": float(np.nanmean(picks)),
         "success_rate": float(np.mean(successes)),
         "final_distance_m": float(np.mean(finals)),
         "mean_distance_m": float(np.mean(means)),
@@ -84,7 +89,8 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     args = parser.parse_args()
     print(
-        f"{'H':>2s} {'noise':>6s} {'corr':>5s} {'success':>8s} {'final (m)':>10s} {'mean (m)':>9s}"
+        f"{'H':>2s} {'noise':>6s} {'corr':>5s} {'pick':>5s} {'success':>8s} {'final (m)':>10s}"
+        f" {'mean (m)':>9s}"
     )
     rows = []
     for horizon in args.horizons:
@@ -92,7 +98,8 @@ def main() -> None:
             row = run(args.episodes, args.num_samples, args.sigma, horizon, noise, args.seed)
             rows.append(row)
             print(
-                f"{horizon:2d} {noise:6.2f} {row['correlation']:5.2f} {row['success_rate']:8.1%} "
+                f"{horizon:2d} {noise:6.2f} {row['correlation']:5.2f} {row['pick_quality']:5.2f} "
+                f"{row['success_rate']:8.1%} "
                 f"{row['final_distance_m']:10.3f} {row['mean_distance_m']:9.3f}",
                 flush=True,
             )

@@ -470,6 +470,7 @@ def test_robot_arm_model_check_runs_at_its_checkpoints_and_stops_after_the_last(
     for row in callback.rows:
         assert np.isfinite(row["reward_error"]) and np.isfinite(row["random_play_reward_error"])
         assert row["true_reward_spread"] > 0 and 0.0 <= row["success_rate"] <= 1.0
+        assert -10.0 < row["q_pick_quality"] <= 1.0
 
 
 def test_robot_arm_learner_ablation_trains_each_variant_on_the_same_replay() -> None:
@@ -524,5 +525,6 @@ def test_robot_arm_oracle_restores_the_arm_and_its_noise_lowers_the_correlation(
     exact = robot_arm_oracle.run(1, 20, 1.0, 1, noise=0.0, seed=0)
     noisy = robot_arm_oracle.run(1, 20, 1.0, 1, noise=4.0, seed=0)
     assert exact["correlation"] == 1.0 and noisy["correlation"] < 0.6
+    assert exact["pick_quality"] == 1.0 and noisy["pick_quality"] < 0.8
     # With the true one-step rewards, best-of-20 brings the arm in; heavy noise does not.
     assert exact["mean_distance_m"] < noisy["mean_distance_m"]
