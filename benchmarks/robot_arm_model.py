@@ -16,6 +16,8 @@ simulator (MuJoCo state saved and restored) and through the learned dynamics. Pr
 - how good the action is that this action value ranks first: its true reward above the
   actions' mean, as a fraction of the best one's (1: always the best, 0: no better than
   a random pick; ``benchmarks.robot_arm_oracle`` prints the same for its noisy rankings);
+  and the same for the action the search plays (on the scale of the random actions, so
+  it can exceed 1);
 - the policy's state: mean |mean| and mean standard deviation of the pre-squash Gaussian
   (1.0 at initialisation);
 - the deterministic evaluation's mean distance and final-step success rate;
@@ -86,7 +88,7 @@ def check(
     arm: Any = env.unwrapped
     rng = np.random.default_rng(seed)
     spreads, errors, correlations, q_correlations, picks = [], [], [], [], []
-    distances, successes = [], []
+    distances, successes, search_picks = [], [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done, step, episode_distances, info = False, 0, [], {}
@@ -112,6 +114,14 @@ def check(
                 q_correlations.append(np.corrcoef(q, true_rewards)[0, 1])
                 picks.append(pick_quality(q, true_rewards))
             action, _ = model.predict(obs, deterministic=True)
+            if step % 10 == 0:  # the action the search plays, on the same scale
+                qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()
+                searched = arm.step(action)[1]
+                arm.data.qpos[:], arm.data.qvel[:] = qpos, qvel
+                mujoco.mj_forward(arm.model, arm.data)
+                headroom = true_rewards.max() - true_rewards.mean()
+                if headroom > 0:
+                    search_picks.append((searched - true_rewards.mean()) / headroom)
             obs, _, terminated, truncated, info = env.step(action)
             episode_distances.append(info["distance"])
             done, step = terminated or truncated, step + 1
@@ -135,6 +145,7 @@ def check(
         "within_state_correlation": float(np.nanmedian(correlations)),
         "q_correlation": float(np.nanmedian(q_correlations)),
         "q_pick_quality": float(np.nanmean(picks)),
+        "search_pick_quality": float(np.mean(search_picks)),
         "policy_mean_abs": float(mean.abs().mean()),
         "policy_std": float(log_std.exp().mean()),
         "mean_distance": float(np.mean(distances)),
@@ -167,7 +178,7 @@ class ModelCheck(BaseCallback):
         print(
             f"{row['env_steps']:9d}  {row['true_reward_spread']:13.4f}  {row['reward_error']:11.4f}"
             f"  {row['within_state_correlation']:4.2f}  {row['q_correlation']:6.2f}"
-            f"  {row['q_pick_quality']:6.2f}"
+            f"  {row['q_pick_quality']:6.2f}  {row['search_pick_quality']:11.2f}"
             f"  {row['policy_mean_abs']:13.3f}"
             f"  {row['policy_std']:4.2f}  {row['mean_distance']:8.3f}  {row['success_rate']:7.2f}"
             f"  {row['random_play_reward_error']:17.4f}  {row['random_play_correlation']:4.2f}"
@@ -209,8 +220,8 @@ def main() -> None:
         held_out_states(200, args.actions, args.seed + 1),
     )
     print(
-        "env steps  reward spread  model error  corr  Q corr  Q pick  policy |mean|  std  distance"
-        "  success  random-play error  corr  value~closeness"
+        "env steps  reward spread  model error  corr  Q corr  Q pick  search pick"
+        "  policy |mean|  std  distance  success  random-play error  corr  value~closeness"
     )
     model.learn(schedule_steps, callback=callback)
     if args.json:
