@@ -17,7 +17,8 @@ simulator (MuJoCo state saved and restored) and through the learned dynamics. Pr
   actions' mean, as a fraction of the best one's (1: always the best, 0: no better than
   a random pick; ``benchmarks.robot_arm_oracle`` prints the same for its noisy rankings);
   and the same for the action the search plays (on the scale of the random actions, so
-  it can exceed 1);
+  it can exceed 1), also for the distance part of the reward alone (leaving out the
+  control cost, which small actions win);
 - the policy's state: mean |mean| and mean standard deviation of the pre-squash Gaussian
   (1.0 at initialisation);
 - the deterministic evaluation's mean distance and final-step success rate;
@@ -58,10 +59,16 @@ from muzero_gym.support import support_to_scalar
 ENV_ID = "RobotArm-v0"
 
 
+def relative(value: float, true: np.ndarray) -> float:
+    """``value`` above the mean of ``true``, as a fraction of the best one's (NaN if all
+    are equal)."""
+    headroom = true.max() - true.mean()
+    return float((value - true.mean()) / headroom) if headroom > 0 else np.nan
+
+
 def pick_quality(scores: np.ndarray, true: np.ndarray) -> float:
     """True value of the best-scored action above the mean, as a fraction of the best's."""
-    headroom = true.max() - true.mean()
-    return float((true[np.argmax(scores)] - true.mean()) / headroom) if headroom > 0 else np.nan
+    return relative(true[np.argmax(scores)], true)
 
 
 def model_predictions(
@@ -88,7 +95,7 @@ def check(
     arm: Any = env.unwrapped
     rng = np.random.default_rng(seed)
     spreads, errors, correlations, q_correlations, picks = [], [], [], [], []
-    distances, successes, search_picks = [], [], []
+    distances, successes, search_picks, search_dist_picks = [], [], [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done, step, episode_distances, info = False, 0, [], {}
@@ -96,10 +103,11 @@ def check(
             if step % 10 == 0:
                 actions = rng.uniform(-1, 1, (n_actions, arm.action_space.shape[0]))
                 qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()
-                true = []
+                true, true_dist = [], []
                 for action in actions:
-                    _, reward, *_ = arm.step(action.astype(np.float32))
+                    _, reward, _, _, step_info = arm.step(action.astype(np.float32))
                     true.append(reward)
+                    true_dist.append(step_info["reward_dist"])
                     arm.data.qpos[:], arm.data.qvel[:] = qpos, qvel
                     mujoco.mj_forward(arm.model, arm.data)
                 with torch.no_grad():
@@ -116,12 +124,12 @@ def check(
             action, _ = model.predict(obs, deterministic=True)
             if step % 10 == 0:  # the action the search plays, on the same scale
                 qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()
-                searched = arm.step(action)[1]
+                _, searched, _, _, step_info = arm.step(action)
                 arm.data.qpos[:], arm.data.qvel[:] = qpos, qvel
                 mujoco.mj_forward(arm.model, arm.data)
-                headroom = true_rewards.max() - true_rewards.mean()
-                if headroom > 0:
-                    search_picks.append((searched - true_rewards.mean()) / headroom)
+                search_picks.append(relative(searched, true_rewards))
+                dists = np.asarray(true_dist)
+                search_dist_picks.append(relative(step_info["reward_dist"], dists))
             obs, _, terminated, truncated, info = env.step(action)
             episode_distances.append(info["distance"])
             done, step = terminated or truncated, step + 1
@@ -145,7 +153,8 @@ def check(
         "within_state_correlation": float(np.nanmedian(correlations)),
         "q_correlation": float(np.nanmedian(q_correlations)),
         "q_pick_quality": float(np.nanmean(picks)),
-        "search_pick_quality": float(np.mean(search_picks)),
+        "search_pick_quality": float(np.nanmean(search_picks)),
+        "search_pick_quality_distance": float(np.nanmean(search_dist_picks)),
         "policy_mean_abs": float(mean.abs().mean()),
         "policy_std": float(log_std.exp().mean()),
         "mean_distance": float(np.mean(distances)),
@@ -179,6 +188,7 @@ class ModelCheck(BaseCallback):
             f"{row['env_steps']:9d}  {row['true_reward_spread']:13.4f}  {row['reward_error']:11.4f}"
             f"  {row['within_state_correlation']:4.2f}  {row['q_correlation']:6.2f}"
             f"  {row['q_pick_quality']:6.2f}  {row['search_pick_quality']:11.2f}"
+            f"  {row['search_pick_quality_distance']:11.2f}"
             f"  {row['policy_mean_abs']:13.3f}"
             f"  {row['policy_std']:4.2f}  {row['mean_distance']:8.3f}  {row['success_rate']:7.2f}"
             f"  {row['random_play_reward_error']:17.4f}  {row['random_play_correlation']:4.2f}"
@@ -220,7 +230,7 @@ def main() -> None:
         held_out_states(200, args.actions, args.seed + 1),
     )
     print(
-        "env steps  reward spread  model error  corr  Q corr  Q pick  search pick"
+        "env steps  reward spread  model error  corr  Q corr  Q pick  search pick  (distance)"
         "  policy |mean|  std  distance  success  random-play error  corr  value~closeness"
     )
     model.learn(schedule_steps, callback=callback)
