@@ -49,6 +49,7 @@ class LearnerConfig:
     mixed_precision: bool
     symmetries: tuple[Symmetry, ...]
     use_target_network: bool
+    observation_loss_weight: float = 0.0
 
 
 class Learner:
@@ -114,6 +115,7 @@ class Learner:
                 config.consistency_loss_weight,
                 config.entropy_loss_weight,
                 config.reward_loss_weight,
+                config.observation_loss_weight,
             )
         self.policy.optimizer.zero_grad()
         loss.backward()
@@ -161,8 +163,9 @@ class Learner:
 
     def _next_observations(self, sample: ReplaySample) -> np.ndarray | None:
         """The real observations ``[B, K, ...]`` after each unrolled move, for the
-        consistency loss (``None`` without it)."""
-        if self.config.consistency_loss_weight > 0 and self.config.unroll_steps > 0:
+        consistency and observation losses (``None`` without them)."""
+        wanted = self.config.consistency_loss_weight > 0 or self.config.observation_loss_weight > 0
+        if wanted and self.config.unroll_steps > 0:
             slots = np.maximum(sample.unroll_slots[:, 1:], 0)  # masked where missing
             return self.replay_buffer.observations[slots]
         return None

@@ -61,6 +61,17 @@ def _policy_loss(
     return -(target * log_prob).sum(-1)
 
 
+def _observation_error(
+    decoder: torch.nn.Module, hidden: torch.Tensor, policy: MuZeroPolicy, obs: torch.Tensor
+) -> torch.Tensor:
+    """Mean squared error ``[B]`` of the decoded hidden states against the observations
+    ``obs`` (raw, as stored) as the networks see them."""
+    with torch.no_grad():
+        target = policy.preprocess(obs).flatten(1)
+    predicted = decoder(hidden).float()
+    return ((predicted - target) ** 2).mean(-1)
+
+
 def compute_loss(
     policy: MuZeroPolicy,
     batch: TrainingBatch,
@@ -68,6 +79,7 @@ def compute_loss(
     consistency_loss_weight: float = 0.0,
     entropy_loss_weight: float = 0.0,
     reward_loss_weight: float = 1.0,
+    observation_loss_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """Unroll the model K steps from the batch's observations and compare with targets.
 
@@ -82,6 +94,9 @@ def compute_loss(
         at the observed positions (keeps a sampled continuous policy from narrowing
         faster than the search improves it); 0 is the paper's MuZero
     :param reward_loss_weight: weight of the reward loss (1.0 is the paper's)
+    :param observation_loss_weight: weight of the observation-prediction loss (mean
+        squared error of the policy's ``observation_decoder`` on each hidden state against
+        the preprocessed real observation there); 0 is the paper's MuZero
     :return: ``(loss, info, predicted root values [B])``; info holds the mean of each term
     """
     support = policy.support_size
@@ -101,6 +116,15 @@ def compute_loss(
         entropy = policy.action_spec.entropy(policy_logits)
     reward_loss = torch.zeros_like(value_loss)
     consistency_loss = torch.zeros_like(value_loss)
+    observation_loss = torch.zeros_like(value_loss)
+    use_observation = observation_loss_weight > 0
+    if use_observation:
+        decoder = policy.observation_decoder
+        if decoder is None:
+            raise ValueError("observation_loss_weight > 0 needs a policy built with a decoder")
+        observation_loss = _observation_error(decoder, hidden, policy, batch.observations)
+        if unroll_steps > 0 and batch.next_observations is None:
+            raise ValueError("observation_loss_weight > 0 needs the batch's next_observations")
     use_consistency = consistency_loss_weight > 0 and batch.next_observations is not None
     if use_consistency:
         assert batch.next_observations is not None
@@ -119,6 +143,10 @@ def compute_loss(
             predicted = policy.projection_predictor(policy.projection(hidden)).float()
             similarity = F.cosine_similarity(predicted, targets[:, k - 1].float(), dim=-1)
             consistency_loss = consistency_loss - step_scale * similarity * batch.policy_mask[:, k]
+        if use_observation:
+            assert batch.next_observations is not None and decoder is not None
+            error = _observation_error(decoder, hidden, policy, batch.next_observations[:, k - 1])
+            observation_loss = observation_loss + step_scale * error * batch.policy_mask[:, k]
         hidden = scale_gradient(hidden, 0.5)
         value_loss = value_loss + step_scale * (
             _cross_entropy(value_logits, value_target[:, k]) * batch.value_mask[:, k]
@@ -135,6 +163,7 @@ def compute_loss(
         + reward_loss_weight * reward_loss
         + policy_loss
         + consistency_loss_weight * consistency_loss
+        + observation_loss_weight * observation_loss
         - entropy_loss_weight * entropy
     )  # [B]
     loss = (per_sample * batch.weights).mean()
@@ -146,6 +175,8 @@ def compute_loss(
     }
     if use_consistency:
         info["consistency_loss"] = float(consistency_loss.detach().mean())
+    if use_observation:
+        info["observation_loss"] = float(observation_loss.detach().mean())
     if entropy_loss_weight > 0:
         info["policy_entropy"] = float(entropy.detach().mean())
     return loss, info, root_values

@@ -74,6 +74,13 @@ class MuZero(BaseAlgorithm):
     :param consistency_loss_weight: weight of EfficientZero's temporal consistency loss
         (Ye et al. 2021), which trains the dynamics to predict the representation of the
         real next observations; 0 (default) is the paper's MuZero
+    :param observation_loss_weight: weight of an observation-prediction loss: a decoder
+        head reads each hidden state, the root's and every unrolled one, and is trained
+        (squared error) towards the real observation there, as the policy sees it
+        (normalised if ``normalize_observations``). It teaches the dynamics how actions
+        change the observation where the reward and value differ too little across
+        actions to teach it; a departure from the paper, whose model predicts no
+        observations. 0 (default): no decoder is built
     :param entropy_loss_weight: weight of a bonus for the entropy of the predicted policy;
         keeps a sampled continuous policy broad while the model learns; 0 (default) is the
         paper's MuZero
@@ -168,6 +175,7 @@ class MuZero(BaseAlgorithm):
         value_loss_weight: float = 0.25,
         reward_loss_weight: float = 1.0,
         consistency_loss_weight: float = 0.0,
+        observation_loss_weight: float = 0.0,
         entropy_loss_weight: float = 0.0,
         normalize_observations: bool = False,
         dirichlet_alpha: float = 0.25,
@@ -261,6 +269,7 @@ class MuZero(BaseAlgorithm):
         self.value_loss_weight = value_loss_weight
         self.reward_loss_weight = reward_loss_weight
         self.consistency_loss_weight = consistency_loss_weight
+        self.observation_loss_weight = observation_loss_weight
         self.entropy_loss_weight = entropy_loss_weight
         self.normalize_observations = normalize_observations
         self.dirichlet_alpha = dirichlet_alpha
@@ -319,6 +328,7 @@ class MuZero(BaseAlgorithm):
         _check(self.value_loss_weight > 0, "value_loss_weight must be > 0")
         _check(self.reward_loss_weight >= 0, "reward_loss_weight must be >= 0")
         _check(self.consistency_loss_weight >= 0, "consistency_loss_weight must be >= 0")
+        _check(self.observation_loss_weight >= 0, "observation_loss_weight must be >= 0")
         _check(self.entropy_loss_weight >= 0, "entropy_loss_weight must be >= 0")
         _check(self.priority_alpha >= 0, f"priority_alpha must be >= 0, got {self.priority_alpha}")
         _check(self.priority_beta >= 0, f"priority_beta must be >= 0, got {self.priority_beta}")
@@ -464,6 +474,7 @@ class MuZero(BaseAlgorithm):
             weight_decay=self.weight_decay,
             normalize_observations=self.normalize_observations,
             action_spec=self.action_spec,
+            observation_decoder=self.observation_loss_weight > 0,
             **self.policy_kwargs,
         ).to(self.device)
         self.search_config = SearchConfig(
@@ -501,6 +512,7 @@ class MuZero(BaseAlgorithm):
             value_loss_weight=self.value_loss_weight,
             reward_loss_weight=self.reward_loss_weight,
             consistency_loss_weight=self.consistency_loss_weight,
+            observation_loss_weight=self.observation_loss_weight,
             entropy_loss_weight=self.entropy_loss_weight,
             max_grad_norm=self.max_grad_norm,
             mixed_precision=bool(self.mixed_precision),

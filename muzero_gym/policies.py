@@ -96,6 +96,9 @@ class MuZeroPolicy(BasePolicy):
         statistics of the observations seen in self-play (kept in the state dict)
     :param action_spec: how actions are searched and encoded (default: enumerate
         ``Discrete`` actions, see :func:`muzero_gym.actions.make_action_spec`)
+    :param observation_decoder: also build ``observation_decoder``, a head from the hidden
+        state to the (flattened, preprocessed) observation, for the optional
+        observation-prediction loss; MuZero sets it from ``observation_loss_weight``
     """
 
     obs_mean: torch.Tensor
@@ -115,6 +118,7 @@ class MuZeroPolicy(BasePolicy):
         projection_dim: int = 64,
         normalize_observations: bool = False,
         action_spec: ActionSpec | None = None,
+        observation_decoder: bool = False,
     ) -> None:
         super().__init__(
             observation_space,
@@ -154,6 +158,12 @@ class MuZeroPolicy(BasePolicy):
             nn.Linear(projection_dim, projection_dim), nn.ReLU(),
             nn.Linear(projection_dim, projection_dim),
         )  # fmt: skip
+        self.observation_decoder: nn.Module | None = None
+        if observation_decoder:
+            self.observation_decoder = nn.Sequential(
+                nn.Flatten(), nn.Linear(hidden_size, 2 * projection_dim), nn.ReLU(),
+                nn.Linear(2 * projection_dim, int(np.prod(feature_shape))),
+            )  # fmt: skip
         self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
             self.parameters(),
             lr=lr_schedule(1),

@@ -214,6 +214,23 @@ def test_gumbel_constants_reach_the_search_and_survive_save_load(tmp_path: Path)
     assert MuZero.load(tmp_path / "gumbel.zip").gumbel_config == expected
 
 
+def test_observation_loss_trains_its_decoder_and_survives_save_load(tmp_path: Path) -> None:
+    model = tiny(observation_loss_weight=1.0, learning_starts=64)
+    decoder = model.policy.observation_decoder
+    assert decoder is not None
+    before = [p.detach().clone() for p in decoder.parameters()]
+    model.learn(200)
+    assert any(not torch.equal(a, b) for a, b in zip(before, decoder.parameters(), strict=True))
+    model.save(tmp_path / "decoder.zip")
+    loaded = MuZero.load(tmp_path / "decoder.zip")
+    assert loaded.policy.observation_decoder is not None
+    for key, value in model.policy.state_dict().items():
+        torch.testing.assert_close(loaded.policy.state_dict()[key], value)
+    assert tiny().policy.observation_decoder is None
+    with pytest.raises(ValueError, match="observation_loss_weight"):
+        tiny(observation_loss_weight=-1.0)
+
+
 def _moves_and_greedy(model: MuZero) -> tuple[np.ndarray, np.ndarray]:
     """Move number in its episode, and whether the most visited move was played, for
     every stored transition of a one-env model (its replay holds them in order)."""

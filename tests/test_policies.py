@@ -176,6 +176,33 @@ def test_consistency_loss_trains_projection_heads_only_when_on() -> None:
     assert all(p.grad is not None for p in policy.projection_predictor.parameters())
 
 
+def test_observation_loss_trains_a_decoder_towards_the_real_observations() -> None:
+    torch.manual_seed(0)
+    obs_space, act_space = spaces.Box(-5, 5, (3,)), spaces.Discrete(2)
+    plain = MlpPolicy(obs_space, act_space, constant_lr, hidden_dim=8)
+    assert plain.observation_decoder is None  # off by default: checkpoints keep their keys
+    assert not any(k.startswith("observation_decoder") for k in plain.state_dict())
+    with pytest.raises(ValueError, match="decoder"):
+        compute_loss(plain, make_batch(), observation_loss_weight=1.0)
+    policy = MlpPolicy(obs_space, act_space, constant_lr, hidden_dim=8, observation_decoder=True)
+    batch = make_batch()
+    _, info, _ = compute_loss(policy, batch)
+    assert "observation_loss" not in info
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        loss, info, _ = compute_loss(policy, batch, observation_loss_weight=1.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(info["observation_loss"])
+    # The decoder and the networks under it learn the observations of the batch, the
+    # root's and the unrolled steps' (whose targets are the next observations).
+    assert losses[-1] < 0.5 * losses[0]
+    decoded = policy.observation_decoder(policy.initial_inference(batch.observations)[0])
+    assert decoded.shape == batch.observations.shape
+
+
 def test_masked_steps_do_not_contribute() -> None:
     policy = MlpPolicy(spaces.Box(-5, 5, (3,)), spaces.Discrete(2), constant_lr, hidden_dim=8)
     batch = make_batch()
