@@ -62,14 +62,11 @@ def _policy_loss(
 
 
 def _observation_error(
-    decoder: torch.nn.Module, hidden: torch.Tensor, policy: MuZeroPolicy, obs: torch.Tensor
+    decoder: torch.nn.Module, hidden: torch.Tensor, target: torch.Tensor
 ) -> torch.Tensor:
-    """Mean squared error ``[B]`` of the decoded hidden states against the observations
-    ``obs`` (raw, as stored) as the networks see them."""
-    with torch.no_grad():
-        target = policy.preprocess(obs).flatten(1)
-    predicted = decoder(hidden).float()
-    return ((predicted - target) ** 2).mean(-1)
+    """Mean squared error ``[B]`` of the decoded hidden states against ``target``, the
+    observations as the networks see them (preprocessed, flattened)."""
+    return ((decoder(hidden).float() - target) ** 2).mean(-1)
 
 
 def compute_loss(
@@ -122,16 +119,20 @@ def compute_loss(
         decoder = policy.observation_decoder
         if decoder is None:
             raise ValueError("observation_loss_weight > 0 needs a policy built with a decoder")
-        observation_loss = _observation_error(decoder, hidden, policy, batch.observations)
         if unroll_steps > 0 and batch.next_observations is None:
             raise ValueError("observation_loss_weight > 0 needs the batch's next_observations")
-    use_consistency = consistency_loss_weight > 0 and batch.next_observations is not None
-    if use_consistency:
-        assert batch.next_observations is not None
         with torch.no_grad():
-            flat = batch.next_observations.flatten(0, 1)  # [B * K, ...]
-            targets = policy.projection(policy.represent(policy.preprocess(flat)))
-            targets = targets.view(len(value_loss), unroll_steps, -1)  # [B, K, P]
+            root_inputs = policy.preprocess(batch.observations).flatten(1)
+        observation_loss = _observation_error(decoder, hidden, root_inputs)
+    use_consistency = consistency_loss_weight > 0 and batch.next_observations is not None
+    if batch.next_observations is not None and (use_consistency or use_observation):
+        # The real next observations as the networks see them, for both losses.
+        with torch.no_grad():
+            next_inputs = policy.preprocess(batch.next_observations.flatten(0, 1))  # [B*K, ...]
+            if use_consistency:
+                targets = policy.projection(policy.represent(next_inputs))
+                targets = targets.view(len(value_loss), unroll_steps, -1)  # [B, K, P]
+            next_inputs = next_inputs.view(len(value_loss), unroll_steps, -1)  # [B, K, D]
     step_scale = 1.0 / max(unroll_steps, 1)
     for k in range(1, unroll_steps + 1):
         hidden, reward_logits, policy_logits, value_logits = policy.recurrent_inference(
@@ -144,8 +145,8 @@ def compute_loss(
             similarity = F.cosine_similarity(predicted, targets[:, k - 1].float(), dim=-1)
             consistency_loss = consistency_loss - step_scale * similarity * batch.policy_mask[:, k]
         if use_observation:
-            assert batch.next_observations is not None and decoder is not None
-            error = _observation_error(decoder, hidden, policy, batch.next_observations[:, k - 1])
+            assert decoder is not None
+            error = _observation_error(decoder, hidden, next_inputs[:, k - 1])
             observation_loss = observation_loss + step_scale * error * batch.policy_mask[:, k]
         hidden = scale_gradient(hidden, 0.5)
         value_loss = value_loss + step_scale * (
