@@ -66,6 +66,21 @@ def relative(value: float, true: np.ndarray) -> float:
     return float((value - true.mean()) / headroom) if headroom > 0 else np.nan
 
 
+def true_outcomes(arm: Any, actions: np.ndarray, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Play each action ``[K, 6]`` for ``horizon`` steps from the arm's current state, which is
+    restored after each: its return ``[K]`` and the distance part of that return ``[K]``."""
+    qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()
+    returns, distance_parts = np.zeros(len(actions)), np.zeros(len(actions))
+    for i, action in enumerate(actions):
+        for _ in range(horizon):
+            _, reward, _, _, info = arm.step(np.asarray(action, dtype=np.float32))
+            returns[i] += reward
+            distance_parts[i] += info["reward_dist"]
+        arm.data.qpos[:], arm.data.qvel[:] = qpos, qvel
+        mujoco.mj_forward(arm.model, arm.data)
+    return returns, distance_parts
+
+
 def pick_quality(scores: np.ndarray, true: np.ndarray) -> float:
     """True value of the best-scored action above the mean, as a fraction of the best's."""
     return relative(true[np.argmax(scores)], true)
@@ -102,20 +117,12 @@ def check(
         while not done:
             if step % 10 == 0:
                 actions = rng.uniform(-1, 1, (n_actions, arm.action_space.shape[0]))
-                qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()
-                true, true_dist = [], []
-                for action in actions:
-                    _, reward, _, _, step_info = arm.step(action.astype(np.float32))
-                    true.append(reward)
-                    true_dist.append(step_info["reward_dist"])
-                    arm.data.qpos[:], arm.data.qvel[:] = qpos, qvel
-                    mujoco.mj_forward(arm.model, arm.data)
+                true_rewards, true_dist = true_outcomes(arm, actions)
                 with torch.no_grad():
                     batch = torch.as_tensor(np.repeat(obs[None], n_actions, axis=0))
                     predicted, q = (
                         x.numpy() for x in model_predictions(model, batch, torch.as_tensor(actions))
                     )
-                true_rewards = np.asarray(true)
                 spreads.append(true_rewards.std())
                 errors.append(np.abs(predicted - true_rewards).mean())
                 correlations.append(np.corrcoef(predicted, true_rewards)[0, 1])
@@ -123,13 +130,9 @@ def check(
                 picks.append(pick_quality(q, true_rewards))
             action, _ = model.predict(obs, deterministic=True)
             if step % 10 == 0:  # the action the search plays, on the same scale
-                qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()
-                _, searched, _, _, step_info = arm.step(action)
-                arm.data.qpos[:], arm.data.qvel[:] = qpos, qvel
-                mujoco.mj_forward(arm.model, arm.data)
-                search_picks.append(relative(searched, true_rewards))
-                dists = np.asarray(true_dist)
-                search_dist_picks.append(relative(step_info["reward_dist"], dists))
+                searched, searched_dist = true_outcomes(arm, action[None])
+                search_picks.append(relative(searched[0], true_rewards))
+                search_dist_picks.append(relative(searched_dist[0], true_dist))
             obs, _, terminated, truncated, info = env.step(action)
             episode_distances.append(info["distance"])
             done, step = terminated or truncated, step + 1

@@ -21,24 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import mujoco
 import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
 
-from benchmarks.robot_arm_model import pick_quality
+from benchmarks.robot_arm_model import pick_quality, true_outcomes
 from benchmarks.run import write_json
 
 
 def true_scores(arm: Any, actions: np.ndarray, horizon: int) -> np.ndarray:
     """Return of playing each action ``[K, 6]`` for ``horizon`` steps from the current state."""
-    qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()
-    scores = np.zeros(len(actions))
-    for i, action in enumerate(actions):
-        for _ in range(horizon):
-            scores[i] += arm.step(action.astype(np.float32))[1]
-        arm.data.qpos[:], arm.data.qvel[:] = qpos, qvel
-        mujoco.mj_forward(arm.model, arm.data)
-    return scores
+    return true_outcomes(arm, actions, horizon)[0]
 
 
 def run(
