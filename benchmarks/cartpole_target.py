@@ -79,7 +79,13 @@ class ThresholdEval(BaseCallback):
             self.next_eval += self.eval_freq
             point = self.evaluate()
             name = self.info_metric
-            metric = f"  {name} {point[name]:.3f}" if name else ""
+            metric = (
+                f"  {name} {point[name]:.3f} (last step {point[f'final_{name}']:.3f})"
+                if name
+                else ""
+            )
+            if "success_rate" in point:
+                metric += f"  success {point['success_rate']:.0%}"
             print(
                 f"  steps {point['steps']:6d}  eval {point['mean']:6.1f} +- {point['std']:5.1f}"
                 f"{metric}  train {point['train_seconds']:6.1f}s",

@@ -220,20 +220,28 @@ def eval_seed(seed: int) -> int:
 def evaluate(policy: Any, eval_env: VecEnv, seed: int, info_metric: str | None) -> dict[str, Any]:
     """One deterministic episode on each env of ``eval_env`` (seeded ``seed + i``).
 
-    :return: mean and std of the episode returns, and of ``info_metric`` averaged over each
-        episode's steps when it is given
+    :return: mean and std of the episode returns; with ``info_metric``, that info value
+        averaged over each episode's steps (``info_metric``) and at its last step
+        (``final_<info_metric>``), both averaged over the episodes; where the env reports
+        ``info["is_success"]``, the fraction of episodes whose last step is a success
+        (``success_rate``, as SB3's ``EvalCallback`` reads it)
     """
     n = eval_env.num_envs
     metric_sum, metric_steps, finished = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    metric_last, success = np.zeros(n), np.full(n, np.nan)
 
     def collect(local_vars: dict[str, Any], _globals: dict[str, Any]) -> None:
         i = local_vars["i"]
         if finished[i]:  # evaluate_policy keeps stepping envs that are done; ignore them
             return
+        info = local_vars["info"]
         if info_metric is not None:
-            metric_sum[i] += float(local_vars["info"][info_metric])
+            metric_last[i] = float(info[info_metric])
+            metric_sum[i] += metric_last[i]
             metric_steps[i] += 1
         finished[i] = bool(local_vars["done"])
+        if finished[i] and "is_success" in info:
+            success[i] = float(info["is_success"])
 
     eval_env.seed(seed)
     returns, lengths = evaluate_policy(
@@ -252,6 +260,9 @@ def evaluate(policy: Any, eval_env: VecEnv, seed: int, info_metric: str | None) 
     if info_metric is not None:
         per_episode = metric_sum / np.maximum(metric_steps, 1)
         point[info_metric] = float(np.mean(per_episode))
+        point[f"final_{info_metric}"] = float(np.mean(metric_last))
+    if not np.isnan(success).any():
+        point["success_rate"] = float(np.mean(success))
     return point
 
 

@@ -28,7 +28,12 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-METRIC_LABELS = {"mean_waiting_time": "mean waiting time (s)", "distance": "mean distance (m)"}
+METRIC_LABELS = {
+    "mean_waiting_time": "mean waiting time (s)",
+    "distance": "mean distance (m)",
+    "final_distance": "distance at the last step (m)",
+    "success_rate": "success rate (last step)",
+}
 COLORS = {"muzero": "C0", "dqn": "C1", "ppo": "C2"}
 ALGO_ORDER = ("muzero", "dqn", "ppo")  # then the others (controllers) by name
 

@@ -528,3 +528,44 @@ def test_robot_arm_oracle_restores_the_arm_and_its_noise_lowers_the_correlation(
     assert exact["pick_quality"] == 1.0 and noisy["pick_quality"] < 0.8
     # With the true one-step rewards, best-of-20 brings the arm in; heavy noise does not.
     assert exact["mean_distance_m"] < noisy["mean_distance_m"]
+
+
+class _CountingEnv(gym.Env):
+    """Episodes of ``length`` steps; info["distance"] is the step number, and the last step
+    is a success when ``length`` is even."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, length: int) -> None:
+        self.length, self.t = length, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        done = self.t == self.length
+        info = {"distance": float(self.t), "is_success": done and self.length % 2 == 0}
+        return np.zeros(1, np.float32), 1.0, done, False, info
+
+
+class _ZeroPolicy:
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
+        return np.zeros(len(obs), dtype=np.int64), None
+
+
+def test_evaluation_reports_the_last_step_and_the_success_rate() -> None:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    eval_env = DummyVecEnv([lambda n=n: _CountingEnv(n) for n in (2, 3, 4, 6)])
+    point = protocol.evaluate(_ZeroPolicy(), eval_env, seed=0, info_metric="distance")
+    assert point["mean_length"] == pytest.approx(15 / 4)
+    # steps 1..n average to (n + 1) / 2; the last step is n
+    assert point["distance"] == pytest.approx(np.mean([1.5, 2.0, 2.5, 3.5]))
+    assert point["final_distance"] == pytest.approx(np.mean([2, 3, 4, 6]))
+    assert point["success_rate"] == pytest.approx(0.75)
+    cartpole = DummyVecEnv([lambda: gym.make("CartPole-v1")])
+    assert "success_rate" not in protocol.evaluate(_ZeroPolicy(), cartpole, 0, None)
