@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.robot_arm_model import model_predictions
+from benchmarks.robot_arm_model import entry_reward_scale, model_predictions
 from benchmarks.robot_arm_reward_floor import held_out_states, score
 from benchmarks.run import write_json
 from benchmarks.zoo import load_hyperparams, parse_schedule
@@ -50,7 +50,9 @@ def ablate(
     run, hp = load_hyperparams("muzero", ENV_ID)
     hp.update(base or {})
     n_envs = int(run.get("n_envs", 1))
-    env = make_vec_env(ENV_ID, n_envs=n_envs, seed=seed)
+    env_kwargs = run.get("env_kwargs")  # the entry's training rewards
+    env = make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    reward_scale = entry_reward_scale(env_kwargs)
     # Self-play only: training would start after the buffer is full.
     buffer_size = max(int(hp.get("buffer_size", 0)), transitions + 1)
     collect = {**hp, "learning_starts": transitions, "buffer_size": buffer_size}
@@ -76,7 +78,9 @@ def ablate(
         for step in range(1, steps + 1):
             learner.step(rng)
             if step in report:
-                figures = score(lambda o, a, m=model: model_predictions(m, o, a)[0], states)
+                figures = score(
+                    lambda o, a, m=model: model_predictions(m, o, a, reward_scale)[0], states
+                )
                 seconds = time.perf_counter() - start
                 rows.append({"variant": variant, "steps": step, "seconds": seconds, **figures})
     env.close()

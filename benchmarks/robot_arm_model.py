@@ -38,7 +38,9 @@ a full run has at that many steps.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ import mujoco
 import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
 import torch
+from muzero_gym.envs.robot_arm import RobotArmEnv
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
@@ -57,6 +60,26 @@ from muzero_gym import MuZero
 from muzero_gym.support import support_to_scalar
 
 ENV_ID = "RobotArm-v0"
+
+
+def entry_reward_scale(env_kwargs: dict[str, Any] | None) -> float:
+    """The factor by which an entry's ``env_kwargs`` scale RobotArm-v0's reward (1 as registered).
+
+    The model learns the scaled reward; dividing its predictions by this factor compares them
+    with the registered env's. Both reward terms must be scaled alike.
+    """
+    defaults = inspect.signature(RobotArmEnv.__init__).parameters
+    kwargs = env_kwargs or {}
+    dist_default = defaults["reward_dist_weight"].default
+    control_default = defaults["reward_control_weight"].default
+    scale = kwargs.get("reward_dist_weight", dist_default) / dist_default
+    control_scale = kwargs.get("reward_control_weight", control_default) / control_default
+    if not math.isclose(scale, control_scale):
+        raise ValueError(
+            "the model checks compare rewards with the registered env's, so the entry's "
+            f"env_kwargs must scale both reward terms alike, got {kwargs}"
+        )
+    return scale
 
 
 def relative(value: float, true: np.ndarray) -> float:
@@ -87,10 +110,11 @@ def pick_quality(scores: np.ndarray, true: np.ndarray) -> float:
 
 
 def model_predictions(
-    model: MuZero, obs: torch.Tensor, actions: torch.Tensor
+    model: MuZero, obs: torch.Tensor, actions: torch.Tensor, reward_scale: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """For ``actions`` in [-1, 1] from ``obs``: the learned one-step reward ``[B]`` and the
-    search's action value ``r + discount * v(g(s, a))`` ``[B]``."""
+    search's action value ``r + discount * v(g(s, a))`` ``[B]``, both divided by
+    ``reward_scale`` (the factor the model's training rewards were scaled by)."""
     policy = model.policy
     hidden, _, _ = policy.initial_inference(obs)
     # The tree keeps pre-squash actions; the dynamics sees tanh of them.
@@ -98,11 +122,16 @@ def model_predictions(
     _, reward_logits, _, value_logits = policy.recurrent_inference(hidden, pre_squash)
     reward = support_to_scalar(reward_logits, policy.support_size).reshape(-1)
     value = support_to_scalar(value_logits, policy.support_size).reshape(-1)
-    return reward, reward + model.discount * value
+    return reward / reward_scale, (reward + model.discount * value) / reward_scale
 
 
 def check(
-    model: MuZero, episodes: int, n_actions: int, seed: int, random_states: list[dict[str, Any]]
+    model: MuZero,
+    episodes: int,
+    n_actions: int,
+    seed: int,
+    random_states: list[dict[str, Any]],
+    reward_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Model-vs-simulator figures on ``episodes`` deterministic evaluation episodes."""
     policy = model.policy
@@ -121,7 +150,10 @@ def check(
                 with torch.no_grad():
                     batch = torch.as_tensor(np.repeat(obs[None], n_actions, axis=0))
                     predicted, q = (
-                        x.numpy() for x in model_predictions(model, batch, torch.as_tensor(actions))
+                        x.numpy()
+                        for x in model_predictions(
+                            model, batch, torch.as_tensor(actions), reward_scale
+                        )
                     )
                 spreads.append(true_rewards.std())
                 errors.append(np.abs(predicted - true_rewards).mean())
@@ -143,7 +175,7 @@ def check(
         _, params, _ = policy.initial_inference(torch.as_tensor(starts))
         mean, log_std = model.action_spec._gaussian(params)  # type: ignore[attr-defined]
     env.close()
-    on_random = score(lambda o, a: model_predictions(model, o, a)[0], random_states)
+    on_random = score(lambda o, a: model_predictions(model, o, a, reward_scale)[0], random_states)
     # Across states: does the value track how close the arm is (obs ends with ee - target)?
     with torch.no_grad():
         observations = np.stack([state["obs"] for state in random_states])
@@ -172,11 +204,17 @@ class ModelCheck(BaseCallback):
     """Runs :func:`check` each time training passes one of ``checkpoints``; stops after the last."""
 
     def __init__(
-        self, checkpoints: list[int], episodes: int, n_actions: int, random_states: list[Any]
+        self,
+        checkpoints: list[int],
+        episodes: int,
+        n_actions: int,
+        random_states: list[Any],
+        reward_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.pending = sorted(checkpoints)
         self.episodes, self.n_actions, self.random_states = episodes, n_actions, random_states
+        self.reward_scale = reward_scale
         self.rows: list[dict[str, Any]] = []
 
     def _on_step(self) -> bool:
@@ -184,7 +222,9 @@ class ModelCheck(BaseCallback):
             return True
         self.pending.pop(0)
         model: Any = self.model
-        figures = check(model, self.episodes, self.n_actions, 1, self.random_states)
+        figures = check(
+            model, self.episodes, self.n_actions, 1, self.random_states, self.reward_scale
+        )
         row = {"env_steps": self.num_timesteps, **figures}
         self.rows.append(row)
         print(
@@ -224,13 +264,18 @@ def main() -> None:
     schedule_steps = args.schedule_steps or int(run["n_timesteps"])
     if schedule_steps < max(args.checkpoints):
         parser.error("--schedule-steps must be at least the last checkpoint")
-    env = make_vec_env(ENV_ID, n_envs=int(run.get("n_envs", 1)), seed=args.seed)
+    # Trained as the entry trains (its env_kwargs); checked against the registered env.
+    env_kwargs = run.get("env_kwargs")
+    env = make_vec_env(
+        ENV_ID, n_envs=int(run.get("n_envs", 1)), seed=args.seed, env_kwargs=env_kwargs
+    )
     model = MuZero(run.get("policy", "MlpPolicy"), env, seed=args.seed, **hp)
     callback = ModelCheck(
         args.checkpoints,
         args.episodes,
         args.actions,
         held_out_states(200, args.actions, args.seed + 1),
+        entry_reward_scale(env_kwargs),
     )
     print(
         "env steps  reward spread  model error  corr  Q corr  Q pick  search pick  (distance)"

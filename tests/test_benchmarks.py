@@ -473,6 +473,28 @@ def test_robot_arm_model_check_runs_at_its_checkpoints_and_stops_after_the_last(
         assert -10.0 < row["q_pick_quality"] <= 1.0
 
 
+def test_robot_arm_model_checks_undo_the_entrys_reward_scale() -> None:
+    import torch
+
+    from benchmarks import robot_arm_model
+    from benchmarks.zoo import load_hyperparams
+    from muzero_gym import MuZero
+
+    run, _ = load_hyperparams("muzero", "RobotArm-v0")
+    assert robot_arm_model.entry_reward_scale(run.get("env_kwargs")) == pytest.approx(10.0)
+    assert robot_arm_model.entry_reward_scale(None) == 1.0
+    with pytest.raises(ValueError, match="both reward terms"):
+        robot_arm_model.entry_reward_scale({"reward_dist_weight": 10.0})
+    model = MuZero("MlpPolicy", "RobotArm-v0", num_sampled_actions=2, support_size=5, seed=0)
+    obs = torch.as_tensor(np.stack([model.observation_space.sample() for _ in range(3)]))
+    actions = torch.rand(3, 6) * 2 - 1
+    with torch.no_grad():
+        plain = robot_arm_model.model_predictions(model, obs, actions)
+        scaled = robot_arm_model.model_predictions(model, obs, actions, reward_scale=10.0)
+    for a, b in zip(plain, scaled, strict=True):
+        torch.testing.assert_close(b, a / 10.0)
+
+
 def test_robot_arm_learner_ablation_trains_each_variant_on_the_same_replay() -> None:
     from benchmarks import robot_arm_learner
     from benchmarks.robot_arm_reward_floor import held_out_states
