@@ -481,7 +481,7 @@ def test_robot_arm_model_checks_undo_the_entrys_reward_scale() -> None:
     from muzero_gym import MuZero
 
     run, _ = load_hyperparams("muzero", "RobotArm-v0")
-    assert robot_arm_model.entry_reward_scale(run.get("env_kwargs")) == pytest.approx(10.0)
+    assert robot_arm_model.entry_reward_scale(run.get("env_kwargs")) == pytest.approx(30.0)
     assert robot_arm_model.entry_reward_scale(None) == 1.0
     with pytest.raises(ValueError, match="both reward terms"):
         robot_arm_model.entry_reward_scale({"reward_dist_weight": 10.0})
