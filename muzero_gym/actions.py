@@ -104,7 +104,11 @@ class ActionSpec(ABC):
         """Log-density ``[B, S]`` of actions ``[B, S, *shape]`` under :meth:`uniform_sample`."""
 
     def candidates(
-        self, params: torch.Tensor, legal: torch.Tensor | None = None, explore: float = 0.0
+        self,
+        params: torch.Tensor,
+        legal: torch.Tensor | None = None,
+        explore: float = 0.0,
+        include_mode: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample the slots of a batch of nodes.
 
@@ -113,6 +117,8 @@ class ActionSpec(ABC):
         :param explore: fraction ``e`` of uniform play in the sampling distribution:
             ``beta = (1 - e) pi + e U`` (each slot is drawn uniformly with probability
             ``e``); 0 samples from the policy itself
+        :param include_mode: slot 0 holds the policy's most likely (legal) action instead
+            of a sample; the prior counts it as one of the K samples
         :return: ``(candidates [B, K, *shape], prior logits [B, K], in use [B, K])``:
             the corrected prior ``beta_hat / beta * pi`` of Sampled MuZero (``beta_hat``
             when ``beta = pi``), duplicates merged into their first slot
@@ -125,6 +131,10 @@ class ActionSpec(ABC):
             pick = torch.rand(batch, self.num_slots, device=samples.device) < explore
             pick = pick.view(batch, self.num_slots, *([1] * (samples.dim() - 2)))
             samples = torch.where(pick, uniform, samples)
+        if include_mode:
+            masked = params if legal is None else params.masked_fill(~legal, -torch.inf)
+            samples = samples.clone()
+            samples[:, 0] = self.mode(masked).to(samples.dtype)
         logits, first = self._empirical_prior(samples, params.dtype)
         if explore > 0.0:
             # Importance weights pi / beta (Hubert et al. 2021, eq. 3), then renormalised.

@@ -110,6 +110,12 @@ class MuZero(BaseAlgorithm):
         (1 - e) pi + e U``, so that actions the policy has given up on are still searched;
         the prior over them is Sampled MuZero's ``beta_hat / beta * pi`` (Hubert et al.
         2021). 0 (default) draws them from the policy; evaluation and Reanalyze always do
+    :param mode_candidate: with sampled actions, which searches put the policy's most
+        likely action (the Gaussian's mean; the most probable value of each dimension) in
+        the root's first slot instead of a sample: ``"never"`` (default, as the paper),
+        ``"predict"`` (the searches of :meth:`predict`, i.e. evaluation) or ``"always"``
+        (also self-play and Reanalyze). A search that can choose the mean need not play
+        one of K noisy samples when a small precise move is best
     :param multi_discrete: ``"auto"`` (flatten ``MultiDiscrete`` spaces of at most 64 joint
         actions into one ``Discrete``, sample the others from a factorised policy),
         ``"flatten"`` or ``"factorized"``
@@ -189,6 +195,7 @@ class MuZero(BaseAlgorithm):
         num_sampled_actions: int | None = None,
         multi_discrete: str = "auto",
         root_sampling_uniform: float = 0.0,
+        mode_candidate: str = "never",
         temperature: float | Callable[[float], float] | None = None,
         num_sampling_moves: int | None = None,
         priority_alpha: float = 1.0,
@@ -283,6 +290,7 @@ class MuZero(BaseAlgorithm):
         self.num_sampled_actions = num_sampled_actions
         self.multi_discrete = multi_discrete
         self.root_sampling_uniform = root_sampling_uniform
+        self.mode_candidate = mode_candidate
         if temperature is None:
             temperature = StepTemperature()
         elif isinstance(temperature, (int, float)):
@@ -466,6 +474,15 @@ class MuZero(BaseAlgorithm):
             f"root_sampling_uniform applies to sampled actions only; {self.action_space} "
             "is searched whole (set num_sampled_actions to sample it)",
         )
+        _check(
+            self.mode_candidate in ("never", "predict", "always"),
+            f"mode_candidate must be 'never', 'predict' or 'always', got {self.mode_candidate!r}",
+        )
+        _check(
+            self.mode_candidate == "never" or not self.action_spec.enumerated,
+            f"mode_candidate applies to sampled actions only; {self.action_space} "
+            "is searched whole (set num_sampled_actions to sample it)",
+        )
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space,
             self.action_space,
@@ -554,11 +571,16 @@ class MuZero(BaseAlgorithm):
         observations: np.ndarray,
         legal_actions: np.ndarray | None,
         add_exploration_noise: bool,
+        include_mode: bool | None = None,
     ) -> SearchResult:
         """Batched search from raw observations ``[B, ...]``.
 
         :param legal_actions: ``[B, mask_dim]`` legal moves (``Discrete`` actions), or None
+        :param include_mode: the root's first sampled candidate is the policy's mode;
+            None: as ``mode_candidate`` sets it for self-play and Reanalyze
         """
+        if include_mode is None:
+            include_mode = self.mode_candidate == "always"
         if legal_actions is not None and legal_actions.shape[-1] == 0:
             legal_actions = None
         obs = torch.as_tensor(observations, device=self.device)
@@ -568,7 +590,7 @@ class MuZero(BaseAlgorithm):
             else:
                 # Candidates are sampled among the legal moves; the search sees slots.
                 explore = self.root_sampling_uniform if add_exploration_noise else 0.0
-                root = self.policy.search_root(obs, legal_actions, explore)
+                root = self.policy.search_root(obs, legal_actions, explore, include_mode)
                 legal_actions = None
             if self.search == "gumbel":
                 return gumbel_search(
@@ -680,6 +702,7 @@ class MuZero(BaseAlgorithm):
             )
         # Gumbel MuZero samples through its Gumbel noise; pUCT through the visit counts.
         noise = self.search == "gumbel" and not deterministic
+        mode = self.mode_candidate != "never"
         if deterministic and not self.action_spec.enumerated:
             # Sampled candidates come from a fixed seed here, so that a deterministic
             # prediction is a function of the observation (and global RNGs are untouched).
@@ -687,9 +710,9 @@ class MuZero(BaseAlgorithm):
             devices = [self.device.index or 0] if cuda else []
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(0)
-                result = self._search(obs, legal, add_exploration_noise=noise)
+                result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
         else:
-            result = self._search(obs, legal, add_exploration_noise=noise)
+            result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
         temperature = self.temperature(self._current_progress_remaining)
         actions = self.action_spec.to_env(self._choose(result, temperature, deterministic))
         if not vectorized:

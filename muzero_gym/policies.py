@@ -240,7 +240,11 @@ class MuZeroPolicy(BasePolicy):
 
     @torch.inference_mode()
     def search_root(
-        self, obs: torch.Tensor, legal: np.ndarray | None = None, explore: float = 0.0
+        self,
+        obs: torch.Tensor,
+        legal: np.ndarray | None = None,
+        explore: float = 0.0,
+        include_mode: bool = False,
     ) -> RootOutput:
         """Initial inference in the form :func:`muzero_gym.mcts.search` takes.
 
@@ -249,6 +253,8 @@ class MuZeroPolicy(BasePolicy):
             actions (enumerated actions are masked by the search itself)
         :param explore: fraction of uniform play in the distribution the sampled candidate
             actions are drawn from (see :meth:`ActionSpec.candidates`)
+        :param include_mode: sampled actions only: the first candidate is the policy's most
+            likely action
         """
         hidden, policy_params, value_logits = self.initial_inference(obs)
         value = support_to_scalar_np(value_logits.cpu().numpy(), self.support_size)
@@ -256,7 +262,7 @@ class MuZeroPolicy(BasePolicy):
             return RootOutput(value, policy_params.cpu().numpy(), hidden)
         legal_tensor = None if legal is None else torch.as_tensor(legal, device=hidden.device)
         candidates, logits, in_use = self.action_spec.candidates(
-            policy_params, legal_tensor, explore
+            policy_params, legal_tensor, explore, include_mode
         )
         return RootOutput(value, logits, hidden, candidates, in_use)
 

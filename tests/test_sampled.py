@@ -167,6 +167,90 @@ def test_legal_masks_restrict_sampled_candidates() -> None:
     assert set(candidates[in_use].tolist()) <= {1, 3}
 
 
+def test_mode_candidate_takes_the_first_slot_of_every_spec() -> None:
+    torch.manual_seed(0)
+    box = BoxActions(np.full(2, -1.0), np.full(2, 1.0), num_samples=5)
+    params = torch.tensor([[0.3, -0.2, 5.0, 5.0]] * 3)  # broad Gaussians around (0.3, -0.2)
+    for explore in (0.0, 0.5):
+        candidates, logits, in_use = box.candidates(params, None, explore, include_mode=True)
+        np.testing.assert_allclose(candidates[:, 0], [[0.3, -0.2]] * 3, rtol=1e-6)
+        assert np.abs(candidates[:, 1:] - [0.3, -0.2]).min() > 0  # the others are samples
+        assert in_use.all() and np.isfinite(logits).all()
+    discrete = DiscreteActions(5, num_samples=3)
+    logits = torch.tensor([[9.0, 0.0, 3.0, 0.0, 1.0]])  # action 0 likeliest but illegal
+    legal = torch.tensor([[False, True, True, True, True]])
+    candidates, _, _ = discrete.candidates(logits, legal, include_mode=True)
+    assert candidates[0, 0] == 2
+    multi = MultiDiscreteActions(np.array([3, 4]), num_samples=4)
+    params = torch.tensor([[0.0, 0.0, 6.0, 0.0, 0.0, 0.0, 6.0]])
+    candidates, _, _ = multi.candidates(params, include_mode=True)
+    np.testing.assert_array_equal(candidates[0, 0], [2, 3])
+    without, _, _ = box.candidates(torch.zeros(200, 4), None)  # policy mean 0
+    assert not (without[:, 0] == 0).all(axis=-1).any()  # by default slot 0 is a sample
+
+
+def reward_is_minus_abs_action(model: MuZero) -> None:
+    """Give the model the true rewards of ActionEnv (-|a|) and zero values: a hand-built
+    model whose best action is 0, the policy's mean after :func:`broad_policy_at_zero`."""
+    learned = model.policy.search_step
+
+    def step(hidden: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:
+        out = learned(hidden, actions)
+        reward = -np.abs(model.action_spec.to_env(actions)).sum(axis=-1)
+        return out._replace(reward=reward, value=np.zeros_like(out.value))
+
+    model.policy.search_step = step  # type: ignore[method-assign]
+
+
+def broad_policy_at_zero(model: MuZero) -> None:
+    with torch.no_grad():
+        head = model.policy.prediction_head
+        head.weight[:4].zero_()
+        head.bias[:4] = torch.tensor([0.0, 0.0, 10.0, 10.0])  # mean 0, std e^1
+
+
+@pytest.mark.parametrize("search_kind", ["muzero", "gumbel"])
+def test_mode_candidate_lets_predict_play_the_policy_mean(search_kind: str) -> None:
+    """With every sample far from the best action (the mean), only a search that may
+    choose the mean plays it; ``"predict"`` leaves self-play's candidates alone."""
+    space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    obs = np.random.default_rng(0).uniform(-1, 1, (16, 3)).astype(np.float32)
+    played = {}
+    for mode_candidate in ("never", "predict", "always"):
+        model = MuZero(
+            "MlpPolicy",
+            ActionEnv(space),
+            seed=0,
+            search=search_kind,
+            mode_candidate=mode_candidate,
+            **TINY,
+        )
+        broad_policy_at_zero(model)
+        reward_is_minus_abs_action(model)
+        played[mode_candidate], _ = model.predict(obs, deterministic=True)
+        self_play = model._search(obs, None, add_exploration_noise=True).candidates
+        assert self_play is not None
+        assert (self_play[:, 0] == 0).all() == (mode_candidate == "always")
+    assert np.abs(played["never"]).sum(axis=1).min() > 0.05
+    np.testing.assert_array_equal(played["predict"], 0.0)
+    np.testing.assert_array_equal(played["always"], 0.0)
+
+
+def test_mode_candidate_is_checked_and_saved(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="mode_candidate must be"):
+        MuZero("MlpPolicy", ActionEnv(spaces.Box(-1, 1, (2,), np.float32)), mode_candidate="yes")
+    with pytest.raises(ValueError, match="mode_candidate applies to sampled actions"):
+        MuZero("MlpPolicy", ActionEnv(spaces.Discrete(3)), mode_candidate="predict")
+    space = spaces.MultiDiscrete([3, 3, 3, 3])
+    model = MuZero("MlpPolicy", ActionEnv(space), seed=0, mode_candidate="predict", **TINY)
+    model.learn(32)
+    model.save(tmp_path / "model")
+    loaded = MuZero.load(tmp_path / "model", env=ActionEnv(space))
+    assert loaded.mode_candidate == "predict"
+    actions, _ = loaded.predict(np.zeros((4, 3), np.float32), deterministic=True)
+    assert all(space.contains(a) for a in actions)
+
+
 def test_log_probs_match_torch_distributions() -> None:
     torch.manual_seed(2)
     box = BoxActions(np.array([-1.0, 0.0]), np.array([1.0, 2.0]), num_samples=5)
