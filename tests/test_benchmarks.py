@@ -495,6 +495,36 @@ def test_robot_arm_model_checks_undo_the_entrys_reward_scale() -> None:
         torch.testing.assert_close(b, a / 10.0)
 
 
+def test_robot_arm_drift_plays_whole_episodes_each_way() -> None:
+    from benchmarks import robot_arm_drift
+    from muzero_gym import MuZero
+
+    model = MuZero(
+        "MlpPolicy",
+        "RobotArm-v0",
+        num_simulations=2,
+        num_sampled_actions=3,
+        support_size=5,
+        policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+        mode_candidate="always",
+        seed=0,
+    )
+    rows = {v: robot_arm_drift.play(model, v, episodes=2) for v in robot_arm_drift.VARIANTS}
+    for row in rows.values():
+        steps = np.asarray(row["distance_by_step"])
+        assert len(steps) == len(row["action_size_by_step"]) == 100  # the TimeLimit
+        assert row["final_distance"] == pytest.approx(steps[-1])
+        assert row["distance"] == pytest.approx(steps.mean())
+        assert row["success_rate"] in (0.0, 0.5, 1.0)
+    # The untrained policy's mean is 0 (zero-initialised head): no search, no motion;
+    # the search plays samples of its unit Gaussian.
+    np.testing.assert_array_equal(rows["policy mean"]["action_size_by_step"], 0.0)
+    assert min(rows["search"]["action_size_by_step"]) > 0.1
+    assert model.mode_candidate == "always"  # restored after each variant
+    with pytest.raises(ValueError, match="variant must be one of"):
+        robot_arm_drift.play(model, "greedy", episodes=1)
+
+
 def test_robot_arm_learner_ablation_trains_each_variant_on_the_same_replay() -> None:
     from benchmarks import robot_arm_learner
     from benchmarks.robot_arm_reward_floor import held_out_states

@@ -1,0 +1,115 @@
+"""Where a trained RobotArm-v0 model loses the target: the distance at each step.
+
+Loads a saved ``MuZero`` model (``cartpole_target --save-dir``) and plays deterministic
+evaluation episodes on the registered env (seeds ``10,000 + i``, as the protocol's
+evaluation of seed 0) three ways:
+
+- ``search``: ``predict`` with ``mode_candidate="never"``: the search plays one of the K
+  actions sampled from the policy (Sampled MuZero as the paper);
+- ``search+mode``: ``mode_candidate="predict"``: the policy's mean is one of the root's
+  candidates;
+- ``policy mean``: the prediction network's mean action, no search.
+
+For each: the mean distance over the episodes' steps, the distance at the last step, the
+success rate (within ``success_threshold`` at the last step), the mean distance at every
+``--every``-th step, and the mean |action| there (a sampled action's size is set by the
+policy's standard deviation, the mean's by the policy alone).
+
+    python -m benchmarks.robot_arm_drift --model runs/RobotArm-v0_seed0.zip --episodes 24
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
+import numpy as np
+import torch
+
+from benchmarks.protocol import make_envs
+from benchmarks.run import write_json
+from muzero_gym import MuZero
+
+VARIANTS = ("search", "search+mode", "policy mean")
+
+
+def _episodes(
+    model: MuZero, variant: str, episodes: int, seed: int
+) -> tuple[list[list[float]], list[np.ndarray], np.ndarray]:
+    env = make_envs("RobotArm-v0", episodes, seed)
+    obs = env.reset()
+    distances: list[list[float]] = []
+    sizes: list[np.ndarray] = []
+    successes = np.zeros(episodes, dtype=bool)
+    done = np.zeros(episodes, dtype=bool)
+    while not done.all():
+        if variant == "policy mean":
+            actions, _ = model.policy.predict(obs, deterministic=True)
+        else:
+            actions, _ = model.predict(obs, deterministic=True)
+        obs, _, dones, infos = env.step(actions)
+        # Every episode has the same length (a TimeLimit, no termination): all end together.
+        distances.append([info["distance"] for info in infos])
+        sizes.append(np.abs(np.asarray(actions)).mean(axis=1))
+        successes = np.array([bool(info["is_success"]) for info in infos])
+        done = np.asarray(dones, dtype=bool)
+    env.close()
+    return distances, sizes, successes
+
+
+def play(model: MuZero, variant: str, episodes: int, seed: int = 10_000) -> dict[str, Any]:
+    """Play ``episodes`` deterministic episodes at once; per-step distances and |action|."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    saved = model.mode_candidate
+    model.mode_candidate = "predict" if variant == "search+mode" else "never"
+    try:
+        distances, sizes, successes = _episodes(model, variant, episodes, seed)
+    finally:
+        model.mode_candidate = saved
+    dist = np.asarray(distances)  # [T, episodes]
+    return {
+        "variant": variant,
+        "distance": float(dist.mean()),
+        "final_distance": float(dist[-1].mean()),
+        "success_rate": float(successes.mean()),
+        "distance_by_step": dist.mean(axis=1).tolist(),
+        "action_size_by_step": np.asarray(sizes).mean(axis=1).tolist(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="a saved RobotArm-v0 MuZero")
+    parser.add_argument("--episodes", type=int, default=24)
+    parser.add_argument("--every", type=int, default=10, help="print every N-th step")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    model = MuZero.load(args.model)
+    rows = [play(model, variant, args.episodes) for variant in VARIANTS]
+    print(f"{args.model}, {args.episodes} episodes")
+    print(f"{'':12s} {'distance':>8s} {'last step':>9s} {'success':>7s}")
+    for row in rows:
+        print(
+            f"{row['variant']:12s} {row['distance']:8.3f} {row['final_distance']:9.3f} "
+            f"{row['success_rate']:7.0%}"
+        )
+    print("\nmean distance (m) / mean |action| at step")
+    steps = range(0, len(rows[0]["distance_by_step"]), args.every)
+    print(f"{'step':>4s} " + " ".join(f"{row['variant']:>17s}" for row in rows))
+    for t in sorted({*steps, len(rows[0]["distance_by_step"]) - 1}):
+        cells = [
+            f"{row['distance_by_step'][t]:8.3f} / {row['action_size_by_step'][t]:5.2f}"
+            for row in rows
+        ]
+        print(f"{t + 1:4d} " + " ".join(f"{c:>17s}" for c in cells))
+    if args.json is not None:
+        write_json(args.json, {"model": str(args.model), "episodes": args.episodes, "rows": rows})
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
