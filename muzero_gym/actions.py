@@ -123,6 +123,8 @@ class ActionSpec(ABC):
             the corrected prior ``beta_hat / beta * pi`` of Sampled MuZero (``beta_hat``
             when ``beta = pi``), duplicates merged into their first slot
         """
+        # The policy renormalised over the legal actions (the mode and pi / beta use it).
+        masked = params if legal is None else params.masked_fill(~legal, -torch.inf)
         samples = self.sample(params, self.num_slots, legal)  # [B, K, *shape]
         if explore > 0.0:
             batch = samples.shape[0]
@@ -132,14 +134,10 @@ class ActionSpec(ABC):
             pick = pick.view(batch, self.num_slots, *([1] * (samples.dim() - 2)))
             samples = torch.where(pick, uniform, samples)
         if include_mode:
-            masked = params if legal is None else params.masked_fill(~legal, -torch.inf)
-            samples = samples.clone()
-            samples[:, 0] = self.mode(masked).to(samples.dtype)
+            samples[:, 0] = self.mode(masked).to(samples.dtype)  # samples is a fresh tensor
         logits, first = self._empirical_prior(samples, params.dtype)
         if explore > 0.0:
             # Importance weights pi / beta (Hubert et al. 2021, eq. 3), then renormalised.
-            # Under a legal mask the policy is renormalised over the legal actions.
-            masked = params if legal is None else params.masked_fill(~legal, -torch.inf)
             log_pi = self.log_prob(masked, samples)  # [B, K]
             log_uniform = np.log(explore) + self.uniform_log_prob(samples, legal)
             if explore < 1.0:
