@@ -15,6 +15,12 @@ success rate (within ``success_threshold`` at the last step), the mean distance 
 ``--every``-th step, and the mean |action| there (a sampled action's size is set by the
 policy's standard deviation, the mean's by the policy alone).
 
+Each episode's outcome too: ``success``, ``left`` (within the threshold at some step but
+not at the last) or ``never`` (never within it), overall and split by where the target
+is: ``front`` (azimuth within 90 degrees of the +x axis, the way the arm faces in its home
+pose) or ``behind`` (the arm must turn its base by more than 90 degrees, or reach back
+over its shoulder).
+
     python -m benchmarks.robot_arm_drift --model runs/RobotArm-v0_seed0.zip --episodes 24
 """
 
@@ -33,16 +39,22 @@ from benchmarks.run import write_json
 from muzero_gym import MuZero
 
 VARIANTS = ("search", "search+mode", "policy mean")
+OUTCOMES = ("success", "left", "never")
+REGIONS = ("front", "behind")
+# Observation indices of the target's x and y (envs/robot_arm/robot_arm.py).
+_TARGET_X, _TARGET_Y = 21, 22
 
 
 def _episodes(
     model: MuZero, variant: str, episodes: int, seed: int
-) -> tuple[list[list[float]], list[np.ndarray], np.ndarray]:
+) -> tuple[list[list[float]], list[np.ndarray], np.ndarray, np.ndarray]:
+    """Per-step distances, |action| and successes ``[T, episodes]``; the targets' azimuths."""
     env = make_envs("RobotArm-v0", episodes, seed)
     obs = env.reset()
+    azimuth = np.degrees(np.arctan2(obs[:, _TARGET_Y], obs[:, _TARGET_X]))
     distances: list[list[float]] = []
     sizes: list[np.ndarray] = []
-    successes = np.zeros(episodes, dtype=bool)
+    successes: list[list[bool]] = []
     done = np.zeros(episodes, dtype=bool)
     while not done.all():
         if variant == "policy mean":
@@ -53,10 +65,10 @@ def _episodes(
         # Every episode has the same length (a TimeLimit, no termination): all end together.
         distances.append([info["distance"] for info in infos])
         sizes.append(np.abs(np.asarray(actions)).mean(axis=1))
-        successes = np.array([bool(info["is_success"]) for info in infos])
+        successes.append([bool(info["is_success"]) for info in infos])
         done = np.asarray(dones, dtype=bool)
     env.close()
-    return distances, sizes, successes
+    return distances, sizes, np.asarray(successes), azimuth
 
 
 def play(model: MuZero, variant: str, episodes: int, seed: int = 10_000) -> dict[str, Any]:
@@ -66,18 +78,37 @@ def play(model: MuZero, variant: str, episodes: int, seed: int = 10_000) -> dict
     saved = model.mode_candidate
     model.mode_candidate = "predict" if variant == "search+mode" else "never"
     try:
-        distances, sizes, successes = _episodes(model, variant, episodes, seed)
+        distances, sizes, successes, azimuth = _episodes(model, variant, episodes, seed)
     finally:
         model.mode_candidate = saved
     dist = np.asarray(distances)  # [T, episodes]
+    outcome = np.where(successes[-1], "success", np.where(successes.any(axis=0), "left", "never"))
+    behind = np.abs(azimuth) > 90.0
+    by_region = {}
+    for region, rows in (("front", ~behind), ("behind", behind)):
+        by_region[region] = {
+            "episodes": int(rows.sum()),
+            **{
+                name: float((outcome[rows] == name).mean()) if rows.any() else None
+                for name in OUTCOMES
+            },
+        }
     return {
         "variant": variant,
         "distance": float(dist.mean()),
         "final_distance": float(dist[-1].mean()),
-        "success_rate": float(successes.mean()),
+        "success_rate": float(successes[-1].mean()),
+        "outcomes": {name: float((outcome == name).mean()) for name in OUTCOMES},
+        "by_region": by_region,
+        "target_azimuth": azimuth.tolist(),
+        "outcome_by_episode": outcome.tolist(),
         "distance_by_step": dist.mean(axis=1).tolist(),
         "action_size_by_step": np.asarray(sizes).mean(axis=1).tolist(),
     }
+
+
+def _shares(shares: dict[str, float | None]) -> str:
+    return " / ".join("-" if shares[n] is None else f"{shares[n]:.0%}" for n in OUTCOMES)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -97,6 +128,13 @@ def main(argv: list[str] | None = None) -> None:
             f"{row['variant']:12s} {row['distance']:8.3f} {row['final_distance']:9.3f} "
             f"{row['success_rate']:7.0%}"
         )
+    print("\noutcomes: success / within the threshold once, then left / never within it")
+    for row in rows:
+        cells = [f"all {_shares(row['outcomes'])}"]
+        for region in REGIONS:
+            part = row["by_region"][region]
+            cells.append(f"{region} ({part['episodes']}) {_shares(part)}")
+        print(f"{row['variant']:12s} " + "   ".join(cells))
     print("\nmean distance (m) / mean |action| at step")
     steps = range(0, len(rows[0]["distance_by_step"]), args.every)
     print(f"{'step':>4s} " + " ".join(f"{row['variant']:>17s}" for row in rows))

@@ -516,9 +516,20 @@ def test_robot_arm_drift_plays_whole_episodes_each_way() -> None:
         assert row["final_distance"] == pytest.approx(steps[-1])
         assert row["distance"] == pytest.approx(steps.mean())
         assert row["success_rate"] in (0.0, 0.5, 1.0)
+        assert row["outcomes"]["success"] == row["success_rate"]
+        assert sum(row["outcomes"].values()) == pytest.approx(1.0)
+        assert len(row["outcome_by_episode"]) == len(row["target_azimuth"]) == 2
+        regions = row["by_region"]
+        assert regions["front"]["episodes"] + regions["behind"]["episodes"] == 2
+        behind = np.abs(row["target_azimuth"]) > 90.0
+        assert regions["behind"]["episodes"] == behind.sum()
+    # Evaluation seeds the envs alike for every variant: the same targets.
+    assert rows["search"]["target_azimuth"] == rows["policy mean"]["target_azimuth"]
     # The untrained policy's mean is 0 (zero-initialised head): no search, no motion;
     # the search plays samples of its unit Gaussian.
     np.testing.assert_array_equal(rows["policy mean"]["action_size_by_step"], 0.0)
+    # A still arm stays where it starts, far from these two targets: never within 5 cm.
+    assert rows["policy mean"]["outcomes"] == {"success": 0.0, "left": 0.0, "never": 1.0}
     assert min(rows["search"]["action_size_by_step"]) > 0.1
     assert model.mode_candidate == "always"  # restored after each variant
     with pytest.raises(ValueError, match="variant must be one of"):
