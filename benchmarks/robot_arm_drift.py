@@ -7,7 +7,7 @@ evaluation of seed 0) three ways:
 - ``search``: ``predict`` with ``mode_candidate="never"``: the search plays one of the K
   actions sampled from the policy (Sampled MuZero as the paper);
 - ``search+mode``: ``mode_candidate="predict"``: the policy's mean is one of the root's
-  candidates;
+  candidates (with the model's ``mode_weight``, or ``--mode-weight``);
 - ``policy mean``: the prediction network's mean action, no search.
 
 For each: the mean distance over the episodes' steps, the distance at the last step, the
@@ -71,16 +71,29 @@ def _episodes(
     return distances, sizes, np.asarray(successes), azimuth
 
 
-def play(model: MuZero, variant: str, episodes: int, seed: int = 10_000) -> dict[str, Any]:
-    """Play ``episodes`` deterministic episodes at once; per-step distances and |action|."""
+def play(
+    model: MuZero,
+    variant: str,
+    episodes: int,
+    seed: int = 10_000,
+    mode_weight: float | None = None,
+) -> dict[str, Any]:
+    """Play ``episodes`` deterministic episodes at once; per-step distances and |action|.
+
+    :param mode_weight: ``search+mode``'s ``mode_weight``; None: the model's own
+    """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    saved = model.mode_candidate
+    saved = model.mode_candidate, model.mode_weight
     model.mode_candidate = "predict" if variant == "search+mode" else "never"
+    if variant != "search+mode":
+        model.mode_weight = 1.0
+    elif mode_weight is not None:
+        model.mode_weight = mode_weight
     try:
         distances, sizes, successes, azimuth = _episodes(model, variant, episodes, seed)
     finally:
-        model.mode_candidate = saved
+        model.mode_candidate, model.mode_weight = saved
     dist = np.asarray(distances)  # [T, episodes]
     outcome = np.where(successes[-1], "success", np.where(successes.any(axis=0), "left", "never"))
     behind = np.abs(azimuth) > 90.0
@@ -116,12 +129,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="a saved RobotArm-v0 MuZero")
     parser.add_argument("--episodes", type=int, default=24)
     parser.add_argument("--every", type=int, default=10, help="print every N-th step")
+    parser.add_argument(
+        "--mode-weight", type=float, default=None, help="search+mode's (default: the model's)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     model = MuZero.load(args.model)
-    rows = [play(model, variant, args.episodes) for variant in VARIANTS]
-    print(f"{args.model}, {args.episodes} episodes")
+    rows = [play(model, v, args.episodes, mode_weight=args.mode_weight) for v in VARIANTS]
+    weight = model.mode_weight if args.mode_weight is None else args.mode_weight
+    print(f"{args.model}, {args.episodes} episodes, search+mode's mode_weight {weight:g}")
     print(f"{'':12s} {'distance':>8s} {'last step':>9s} {'success':>7s}")
     for row in rows:
         print(
@@ -145,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
         ]
         print(f"{t + 1:4d} " + " ".join(f"{c:>17s}" for c in cells))
     if args.json is not None:
-        write_json(args.json, {"model": str(args.model), "episodes": args.episodes, "rows": rows})
+        meta = {"model": str(args.model), "episodes": args.episodes, "mode_weight": weight}
+        write_json(args.json, {**meta, "rows": rows})
         print(f"wrote {args.json}")
 
 

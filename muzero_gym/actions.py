@@ -109,6 +109,7 @@ class ActionSpec(ABC):
         legal: torch.Tensor | None = None,
         explore: float = 0.0,
         include_mode: bool = False,
+        mode_weight: float = 1.0,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sample the slots of a batch of nodes.
 
@@ -119,6 +120,8 @@ class ActionSpec(ABC):
             ``e``); 0 samples from the policy itself
         :param include_mode: slot 0 holds the policy's most likely (legal) action instead
             of a sample; the prior counts it as one of the K samples
+        :param mode_weight: with ``include_mode``, the mode's prior is multiplied by this
+            (then renormalised): it counts as that many samples rather than one
         :return: ``(candidates [B, K, *shape], prior logits [B, K], in use [B, K])``:
             the corrected prior ``beta_hat / beta * pi`` of Sampled MuZero (``beta_hat``
             when ``beta = pi``), duplicates merged into their first slot
@@ -146,6 +149,11 @@ class ActionSpec(ABC):
                 log_beta = log_uniform
             logits = torch.where(first, logits + log_pi - log_beta, -torch.inf)
             logits = torch.log_softmax(logits, dim=-1).clamp(min=np.log(1e-30))
+        if include_mode and mode_weight != 1.0:
+            logits = logits.clone()
+            logits[:, 0] += float(np.log(mode_weight))
+            logits = torch.log_softmax(logits.masked_fill(~first, -torch.inf), dim=-1)
+            logits = logits.clamp(min=np.log(1e-30))
         return samples.cpu().numpy(), logits.cpu().numpy(), first.cpu().numpy()
 
     def _empirical_prior(

@@ -11,6 +11,7 @@ replay (:mod:`muzero_gym.replay`), networks (:mod:`muzero_gym.policies`), gradie
 from __future__ import annotations
 
 import io
+import math
 import pathlib
 import sys
 import time
@@ -116,6 +117,12 @@ class MuZero(BaseAlgorithm):
         ``"predict"`` (the searches of :meth:`predict`, i.e. evaluation) or ``"always"``
         (also self-play and Reanalyze). A search that can choose the mean need not play
         one of K noisy samples when a small precise move is best
+    :param mode_weight: with ``mode_candidate``, the prior of the root's mode candidate
+        as a multiple of one sample's (1, default: it counts as one of the K samples).
+        Gumbel's search keeps and finally plays the slot with the best ``logits +
+        sigma(q)``, so a weight ``w`` asks another candidate to beat the mode by ``log w``
+        there: near a target, where the model ranks small moves barely better than noise,
+        the search then holds the policy's mean unless it finds a clearly better action
     :param multi_discrete: ``"auto"`` (flatten ``MultiDiscrete`` spaces of at most 64 joint
         actions into one ``Discrete``, sample the others from a factorised policy),
         ``"flatten"`` or ``"factorized"``
@@ -196,6 +203,7 @@ class MuZero(BaseAlgorithm):
         multi_discrete: str = "auto",
         root_sampling_uniform: float = 0.0,
         mode_candidate: str = "never",
+        mode_weight: float = 1.0,
         temperature: float | Callable[[float], float] | None = None,
         num_sampling_moves: int | None = None,
         priority_alpha: float = 1.0,
@@ -291,6 +299,7 @@ class MuZero(BaseAlgorithm):
         self.multi_discrete = multi_discrete
         self.root_sampling_uniform = root_sampling_uniform
         self.mode_candidate = mode_candidate
+        self.mode_weight = mode_weight
         if temperature is None:
             temperature = StepTemperature()
         elif isinstance(temperature, (int, float)):
@@ -483,6 +492,18 @@ class MuZero(BaseAlgorithm):
             f"mode_candidate applies to sampled actions only; {self.action_space} "
             "is searched whole (set num_sampled_actions to sample it)",
         )
+        _check(
+            isinstance(self.mode_weight, (int, float))
+            and not isinstance(self.mode_weight, bool)
+            and math.isfinite(self.mode_weight)
+            and self.mode_weight > 0.0,
+            f"mode_weight must be a finite number > 0, got {self.mode_weight!r}",
+        )
+        _check(
+            self.mode_weight == 1.0 or self.mode_candidate != "never",
+            f"mode_weight={self.mode_weight!r} needs the mode among the candidates "
+            "(mode_candidate 'predict' or 'always')",
+        )
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space,
             self.action_space,
@@ -590,7 +611,9 @@ class MuZero(BaseAlgorithm):
             else:
                 # Candidates are sampled among the legal moves; the search sees slots.
                 explore = self.root_sampling_uniform if add_exploration_noise else 0.0
-                root = self.policy.search_root(obs, legal_actions, explore, include_mode)
+                root = self.policy.search_root(
+                    obs, legal_actions, explore, include_mode, float(self.mode_weight)
+                )
                 legal_actions = None
             if self.search == "gumbel":
                 return gumbel_search(

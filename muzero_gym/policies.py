@@ -245,6 +245,7 @@ class MuZeroPolicy(BasePolicy):
         legal: np.ndarray | None = None,
         explore: float = 0.0,
         include_mode: bool = False,
+        mode_weight: float = 1.0,
     ) -> RootOutput:
         """Initial inference in the form :func:`muzero_gym.mcts.search` takes.
 
@@ -255,6 +256,8 @@ class MuZeroPolicy(BasePolicy):
             actions are drawn from (see :meth:`ActionSpec.candidates`)
         :param include_mode: sampled actions only: the first candidate is the policy's most
             likely action
+        :param mode_weight: with ``include_mode``, the mode's prior as a multiple of one
+            sample's
         """
         hidden, policy_params, value_logits = self.initial_inference(obs)
         value = support_to_scalar_np(value_logits.cpu().numpy(), self.support_size)
@@ -262,7 +265,7 @@ class MuZeroPolicy(BasePolicy):
             return RootOutput(value, policy_params.cpu().numpy(), hidden)
         legal_tensor = None if legal is None else torch.as_tensor(legal, device=hidden.device)
         candidates, logits, in_use = self.action_spec.candidates(
-            policy_params, legal_tensor, explore, include_mode
+            policy_params, legal_tensor, explore, include_mode, mode_weight
         )
         return RootOutput(value, logits, hidden, candidates, in_use)
 

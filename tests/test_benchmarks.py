@@ -532,6 +532,10 @@ def test_robot_arm_drift_plays_whole_episodes_each_way() -> None:
     assert rows["policy mean"]["outcomes"] == {"success": 0.0, "left": 0.0, "never": 1.0}
     assert min(rows["search"]["action_size_by_step"]) > 0.1
     assert model.mode_candidate == "always"  # restored after each variant
+    weighted = robot_arm_drift.play(model, "search+mode", episodes=1, mode_weight=1e6)
+    # The untrained mean is 0 and a weight of 1e6 keeps it: the arm holds still.
+    np.testing.assert_array_equal(weighted["action_size_by_step"], 0.0)
+    assert model.mode_weight == 1.0
     with pytest.raises(ValueError, match="variant must be one of"):
         robot_arm_drift.play(model, "greedy", episodes=1)
 

@@ -189,14 +189,52 @@ def test_mode_candidate_takes_the_first_slot_of_every_spec() -> None:
     assert not (without[:, 0] == 0).all(axis=-1).any()  # by default slot 0 is a sample
 
 
-def reward_is_minus_abs_action(model: MuZero) -> None:
+def test_mode_weight_scales_the_mode_slots_prior() -> None:
+    torch.manual_seed(0)
+    box = BoxActions(np.full(2, -1.0), np.full(2, 1.0), num_samples=5)
+    params = torch.tensor([[0.3, -0.2, 5.0, 5.0]] * 3)
+    for explore in (0.0, 0.5):
+        torch.manual_seed(1)
+        _, plain, _ = box.candidates(params, None, explore, include_mode=True)
+        torch.manual_seed(1)
+        _, weighted, in_use = box.candidates(params, None, explore, True, mode_weight=4.0)
+        assert in_use.all()
+        np.testing.assert_allclose(np.exp(weighted).sum(axis=1), 1.0, rtol=1e-5)
+        # Slot 0's odds against every other slot grow fourfold; the others' are unchanged.
+        np.testing.assert_allclose(
+            weighted[:, :1] - weighted[:, 1:], plain[:, :1] - plain[:, 1:] + np.log(4.0),
+            rtol=1e-5, atol=1e-5,
+        )  # fmt: skip
+        np.testing.assert_allclose(
+            weighted[:, 1:] - weighted[:, 1:2], plain[:, 1:] - plain[:, 1:2], atol=1e-5
+        )
+    _, plain_box, _ = box.candidates(params, None)
+    np.testing.assert_allclose(np.exp(plain_box), 0.2, rtol=1e-5)  # no mode: no weight
+    # Discrete with duplicates: the merged mode slot's count of 3 of the 8 samples is
+    # weighted (for example 3 * 2 against 5), the unused duplicate slots stay out of the prior.
+    discrete = DiscreteActions(2, num_samples=8)
+    logits = torch.tensor([[0.1, 0.0]])  # mode 0; 8 samples of both actions
+    torch.manual_seed(3)
+    candidates, prior, in_use = discrete.candidates(logits, None, include_mode=True)
+    torch.manual_seed(3)
+    _, weighted, same_in_use = discrete.candidates(logits, None, include_mode=True, mode_weight=2.0)
+    np.testing.assert_array_equal(in_use, same_in_use)
+    count = int((candidates[0] == candidates[0, 0]).sum())
+    assert 0 < count < 8  # both actions among the samples
+    np.testing.assert_allclose(np.exp(prior[0, 0]), count / 8, rtol=1e-5)
+    np.testing.assert_allclose(np.exp(weighted[0, 0]), 2 * count / (count + 8), rtol=1e-5)
+    np.testing.assert_allclose(np.exp(weighted[in_use]).sum(), 1.0, rtol=1e-5)
+
+
+def reward_is_minus_abs_action(model: MuZero, best: float = 0.0) -> None:
     """Give the model the true rewards of ActionEnv (-|a|) and zero values: a hand-built
-    model whose best action is 0, the policy's mean after :func:`broad_policy_at_zero`."""
+    model whose best action is 0, the policy's mean after :func:`broad_policy_at_zero`
+    (or rewards ``-|a - best|``)."""
     learned = model.policy.search_step
 
     def step(hidden: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:
         out = learned(hidden, actions)
-        reward = -np.abs(model.action_spec.to_env(actions)).sum(axis=-1)
+        reward = -np.abs(model.action_spec.to_env(actions) - best).sum(axis=-1)
         return out._replace(reward=reward, value=np.zeros_like(out.value))
 
     model.policy.search_step = step  # type: ignore[method-assign]
@@ -236,17 +274,52 @@ def test_mode_candidate_lets_predict_play_the_policy_mean(search_kind: str) -> N
     np.testing.assert_array_equal(played["always"], 0.0)
 
 
+def test_mode_weight_holds_the_mean_unless_a_sample_is_clearly_better() -> None:
+    """The model prefers actions near (0.5, 0.5) over the mean 0: with weight 1 Gumbel's
+    search plays the best sample; with a weight larger than sigma's whole range it plays
+    the mean."""
+    space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+    obs = np.random.default_rng(0).uniform(-1, 1, (16, 3)).astype(np.float32)
+    played = {}
+    for weight in (1.0, 1e5):
+        model = MuZero(
+            "MlpPolicy",
+            ActionEnv(space),
+            seed=0,
+            search="gumbel",
+            mode_candidate="predict",
+            mode_weight=weight,
+            **{**TINY, "num_sampled_actions": 8},
+        )
+        broad_policy_at_zero(model)
+        reward_is_minus_abs_action(model, best=0.5)
+        played[weight], _ = model.predict(obs, deterministic=True)
+    moved = np.abs(played[1.0]).sum(axis=1) > 0
+    assert moved.mean() > 0.5  # most rows have a sample nearer (0.5, 0.5) than the mean
+    assert (np.abs(played[1.0] - 0.5).sum(axis=1)[moved] < 1.0).all()  # and play it
+    np.testing.assert_array_equal(played[1e5], 0.0)
+
+
 def test_mode_candidate_is_checked_and_saved(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="mode_candidate must be"):
         MuZero("MlpPolicy", ActionEnv(spaces.Box(-1, 1, (2,), np.float32)), mode_candidate="yes")
     with pytest.raises(ValueError, match="mode_candidate applies to sampled actions"):
         MuZero("MlpPolicy", ActionEnv(spaces.Discrete(3)), mode_candidate="predict")
     space = spaces.MultiDiscrete([3, 3, 3, 3])
-    model = MuZero("MlpPolicy", ActionEnv(space), seed=0, mode_candidate="predict", **TINY)
+    box = ActionEnv(spaces.Box(-1, 1, (2,), np.float32))
+    for bad in (0.0, -1.0, float("nan"), float("inf"), True, "2"):
+        with pytest.raises(ValueError, match="mode_weight must be a finite number > 0"):
+            MuZero("MlpPolicy", box, mode_candidate="predict", mode_weight=bad)
+    with pytest.raises(ValueError, match="mode_weight=2.0 needs the mode among the"):
+        MuZero("MlpPolicy", box, mode_weight=2.0)
+    model = MuZero(
+        "MlpPolicy", ActionEnv(space), seed=0, mode_candidate="predict", mode_weight=3.0, **TINY
+    )
     model.learn(32)
     model.save(tmp_path / "model")
     loaded = MuZero.load(tmp_path / "model", env=ActionEnv(space))
     assert loaded.mode_candidate == "predict"
+    assert loaded.mode_weight == 3.0
     actions, _ = loaded.predict(np.zeros((4, 3), np.float32), deterministic=True)
     assert all(space.contains(a) for a in actions)
 
