@@ -150,8 +150,7 @@ class ActionSpec(ABC):
             logits = torch.where(first, logits + log_pi - log_beta, -torch.inf)
             logits = torch.log_softmax(logits, dim=-1).clamp(min=np.log(1e-30))
         if include_mode and mode_weight != 1.0:
-            logits = logits.clone()
-            logits[:, 0] += float(np.log(mode_weight))
+            logits[:, 0] += float(np.log(mode_weight))  # logits is a fresh tensor
             logits = torch.log_softmax(logits.masked_fill(~first, -torch.inf), dim=-1)
             logits = logits.clamp(min=np.log(1e-30))
         return samples.cpu().numpy(), logits.cpu().numpy(), first.cpu().numpy()
