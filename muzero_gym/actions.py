@@ -43,6 +43,12 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
 _LOG_STD_OFFSET = float(np.log(-LOG_STD_MIN / LOG_STD_MAX))  # sigmoid(offset) = 5 / 6
 
 
+def _log_std(raw: torch.Tensor) -> torch.Tensor:
+    """The head's raw outputs squashed smoothly into ``[LOG_STD_MIN, LOG_STD_MAX]``; a raw
+    output of 0 (the zero-initialised head) gives log std 0: a broad first exploration."""
+    return LOG_STD_MIN + (LOG_STD_MAX - LOG_STD_MIN) * torch.sigmoid(raw + _LOG_STD_OFFSET)
+
+
 class ActionSpec(ABC):
     """The actions of one action space, as MuZero's networks, search and replay see them."""
 
@@ -102,6 +108,10 @@ class ActionSpec(ABC):
         self, actions: torch.Tensor, legal: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Log-density ``[B, S]`` of actions ``[B, S, *shape]`` under :meth:`uniform_sample`."""
+
+    def initial_policy_bias(self, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """Bias ``[policy_dim]`` for the zero-initialised policy head, or None (zeros)."""
+        return None
 
     def candidates(
         self,
@@ -315,19 +325,34 @@ class MultiDiscreteActions(ActionSpec):
 
 
 class BoxActions(ActionSpec):
-    """Bounded ``Box`` actions with a tanh-squashed diagonal Gaussian policy.
+    """Bounded ``Box`` actions with a tanh-squashed Gaussian policy, or a mixture of them.
+
+    With ``components = C > 1`` the policy is a mixture of ``C`` diagonal Gaussians (in
+    pre-squash units): the head gives ``C`` means, ``C`` log stds and ``C`` mixture logits.
+    A single Gaussian fitted to a search that prefers two different moves in one state
+    (turn left or right; reach over or around) puts its mean between them; a mixture can
+    keep both. The mode is the mean of the most probable component.
 
     :param low: lower bounds of the space
     :param high: upper bounds of the space
     :param num_samples: sampled slots per node
+    :param components: Gaussians in the policy (1: one diagonal Gaussian)
     """
 
-    def __init__(self, low: np.ndarray, high: np.ndarray, num_samples: int) -> None:
+    def __init__(
+        self, low: np.ndarray, high: np.ndarray, num_samples: int, components: int = 1
+    ) -> None:
+        if isinstance(components, bool) or not isinstance(components, (int, np.integer)):
+            raise ValueError(f"components must be an integer >= 1, got {components!r}")
+        if components < 1:
+            raise ValueError(f"components must be an integer >= 1, got {components!r}")
         self.space_shape = tuple(np.shape(low))
         self.low = np.asarray(low, dtype=np.float64).reshape(-1)
         self.high = np.asarray(high, dtype=np.float64).reshape(-1)
         dims = len(self.low)
-        self.policy_dim = 2 * dims
+        self.components = int(components)
+        # One Gaussian: [mean, raw log std]; C of them: [C means, C raw log stds, C logits].
+        self.policy_dim = 2 * dims if components == 1 else components * (2 * dims + 1)
         self.encoding_dim = dims
         self.shape = (dims,)
         self.dtype = np.dtype(np.float32)
@@ -336,12 +361,30 @@ class BoxActions(ActionSpec):
         self.num_slots = num_samples
 
     def _gaussian(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, log std)``, each ``[B, d]``, of a single-Gaussian policy."""
         mean, raw_log_std = params.chunk(2, dim=-1)
-        # Squashed smoothly into [LOG_STD_MIN, LOG_STD_MAX], with a raw output of 0 (the
-        # zero-initialised head) giving log std 0: a broad first exploration.
-        span = LOG_STD_MAX - LOG_STD_MIN
-        log_std = LOG_STD_MIN + span * torch.sigmoid(raw_log_std + _LOG_STD_OFFSET)
-        return mean, log_std
+        return mean, _log_std(raw_log_std)
+
+    def _mixture(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(log weights [B, C], means [B, C, d], log stds [B, C, d])`` of the policy."""
+        batch, dims, count = params.shape[0], self.shape[0], self.components
+        if count == 1:
+            mean, log_std = self._gaussian(params)
+            return params.new_zeros(batch, 1), mean[:, None], log_std[:, None]
+        means = params[:, : count * dims].view(batch, count, dims)
+        raw_log_std = params[:, count * dims : 2 * count * dims].view(batch, count, dims)
+        log_weights = torch.log_softmax(params[:, 2 * count * dims :], dim=-1)
+        return log_weights, means, _log_std(raw_log_std)
+
+    def initial_policy_bias(self, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        if self.components == 1:
+            return None
+        # The head starts with zero weights: components with one mean would get the same
+        # gradients forever. Spread their means (pre-squash, std 0.5) to break the tie.
+        bias = torch.zeros(self.policy_dim)
+        means = self.components * self.shape[0]
+        bias[:means] = 0.5 * torch.randn(means, generator=generator)
+        return bias
 
     def encode(self, actions: torch.Tensor) -> torch.Tensor:
         return torch.tanh(actions.float())
@@ -360,25 +403,40 @@ class BoxActions(ActionSpec):
     def sample(
         self, params: torch.Tensor, num_samples: int, legal: torch.Tensor | None = None
     ) -> torch.Tensor:
-        mean, log_std = self._gaussian(params)
-        noise = torch.randn(
-            (mean.shape[0], num_samples, mean.shape[1]), dtype=mean.dtype, device=mean.device
-        )
-        return mean[:, None] + log_std.exp()[:, None] * noise  # [B, K, d]
+        log_weights, means, log_std = self._mixture(params)
+        batch, dims = means.shape[0], means.shape[2]
+        if self.components == 1:
+            mean, std = means, log_std.exp()  # [B, 1, d]
+        else:
+            picks = torch.multinomial(log_weights.exp(), num_samples, replacement=True)
+            index = picks[:, :, None].expand(batch, num_samples, dims)  # [B, K, d]
+            mean, std = means.gather(1, index), log_std.exp().gather(1, index)
+        noise = torch.randn((batch, num_samples, dims), dtype=means.dtype, device=means.device)
+        return mean + std * noise  # [B, K, d]
 
     def log_prob(self, params: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        mean, log_std = self._gaussian(params)
-        mean, log_std = mean[:, None], log_std[:, None]  # [B, 1, d]
-        z = (actions - mean) / log_std.exp()
-        return (-0.5 * z**2 - log_std - 0.5 * np.log(2 * np.pi)).sum(-1)
+        log_weights, means, log_std = self._mixture(params)
+        # [B, S, 1, d] against [B, 1, C, d]: each action's density under each component.
+        z = (actions[:, :, None] - means[:, None]) / log_std[:, None].exp()
+        per_component = (-0.5 * z**2 - log_std[:, None] - 0.5 * np.log(2 * np.pi)).sum(-1)
+        if self.components == 1:
+            return per_component[:, :, 0]  # [B, S]
+        return torch.logsumexp(per_component + log_weights[:, None], dim=-1)  # [B, S]
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
-        return self._gaussian(params)[0]
+        log_weights, means, _ = self._mixture(params)
+        best = log_weights.argmax(-1)  # [B]
+        return means[torch.arange(means.shape[0], device=means.device), best]  # [B, d]
 
     def entropy(self, params: torch.Tensor) -> torch.Tensor:
-        # Of the pre-squash Gaussian: sum of log std + 0.5 log(2 pi e) per dimension.
-        log_std = self._gaussian(params)[1]
-        return (log_std + 0.5 * np.log(2 * np.pi * np.e)).sum(-1)
+        # Of the pre-squash policy. One Gaussian: sum of log std + 0.5 log(2 pi e) per
+        # dimension. A mixture has no closed form: -sum_c w_c log p(x_c), one
+        # reparameterised draw x_c from each component (unbiased and differentiable).
+        log_weights, means, log_std = self._mixture(params)
+        if self.components == 1:
+            return (log_std[:, 0] + 0.5 * np.log(2 * np.pi * np.e)).sum(-1)
+        draws = means + log_std.exp() * torch.randn_like(means)  # [B, C, d]
+        return -(log_weights.exp() * self.log_prob(params, draws)).sum(-1)
 
     def _empirical_prior(
         self, samples: torch.Tensor, dtype: torch.dtype
@@ -409,6 +467,7 @@ def make_action_spec(
     space: spaces.Space,
     num_sampled_actions: int | None = None,
     multi_discrete: str = "auto",
+    mixture_components: int = 1,
 ) -> ActionSpec:
     """The :class:`ActionSpec` for an action space.
 
@@ -418,6 +477,8 @@ def make_action_spec(
     :param multi_discrete: ``"flatten"`` (one joint ``Discrete``), ``"factorized"``
         (sampled, one categorical per dimension) or ``"auto"``: flatten up to
         ``MAX_FLATTENED_ACTIONS`` joint actions
+    :param mixture_components: Gaussians in the policy of ``Box`` actions (1: one
+        diagonal Gaussian); other spaces need 1
     :raises ValueError: for spaces MuZero cannot act in (Dict, Tuple, MultiBinary,
         unbounded Box, ...), naming the space
     """
@@ -427,6 +488,17 @@ def make_action_spec(
         )
     if num_sampled_actions is not None and num_sampled_actions < 1:
         raise ValueError(f"num_sampled_actions must be >= 1 or None, got {num_sampled_actions}")
+    if (
+        isinstance(mixture_components, bool)
+        or not isinstance(mixture_components, (int, np.integer))
+        or mixture_components < 1
+    ):
+        raise ValueError(f"mixture_components must be an integer >= 1, got {mixture_components!r}")
+    if mixture_components != 1 and not isinstance(space, spaces.Box):
+        raise ValueError(
+            f"mixture_components={mixture_components} applies to Box action spaces only, "
+            f"got {space}"
+        )
     sampled = 20 if num_sampled_actions is None else num_sampled_actions
     if isinstance(space, spaces.Discrete):
         return DiscreteActions(int(space.n), num_sampled_actions, int(space.start))
@@ -451,7 +523,7 @@ def make_action_spec(
             )
         if not np.issubdtype(space.dtype, np.floating):
             raise ValueError(f"MuZero needs a float Box action space, got {space}")
-        return BoxActions(space.low, space.high, sampled)
+        return BoxActions(space.low, space.high, sampled, int(mixture_components))
     raise ValueError(
         f"MuZero does not support {type(space).__name__} action spaces ({space}); it "
         "supports Discrete, MultiDiscrete and bounded Box"

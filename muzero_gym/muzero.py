@@ -123,6 +123,11 @@ class MuZero(BaseAlgorithm):
         sigma(q)``, so a weight ``w`` asks another candidate to beat the mode by ``log w``
         there: near a target, where the model ranks small moves barely better than noise,
         the search then holds the policy's mean unless it finds a clearly better action
+    :param mixture_components: ``Box`` actions: the policy is a mixture of this many
+        tanh-squashed diagonal Gaussians (1, default: one Gaussian, as the paper). A mixture
+        can keep two moves the search prefers in one state (e.g. turning either way round)
+        where one Gaussian would put its mean between them; the mode candidate is then
+        the mean of the most probable component
     :param multi_discrete: ``"auto"`` (flatten ``MultiDiscrete`` spaces of at most 64 joint
         actions into one ``Discrete``, sample the others from a factorised policy),
         ``"flatten"`` or ``"factorized"``
@@ -204,6 +209,7 @@ class MuZero(BaseAlgorithm):
         root_sampling_uniform: float = 0.0,
         mode_candidate: str = "never",
         mode_weight: float = 1.0,
+        mixture_components: int = 1,
         temperature: float | Callable[[float], float] | None = None,
         num_sampling_moves: int | None = None,
         priority_alpha: float = 1.0,
@@ -300,6 +306,7 @@ class MuZero(BaseAlgorithm):
         self.root_sampling_uniform = root_sampling_uniform
         self.mode_candidate = mode_candidate
         self.mode_weight = mode_weight
+        self.mixture_components = mixture_components
         if temperature is None:
             temperature = StepTemperature()
         elif isinstance(temperature, (int, float)):
@@ -470,7 +477,10 @@ class MuZero(BaseAlgorithm):
         self.set_random_seed(self.seed)
         self._rng = np.random.default_rng(self.seed)
         self.action_spec: ActionSpec = make_action_spec(
-            self.action_space, self.num_sampled_actions, self.multi_discrete
+            self.action_space,
+            self.num_sampled_actions,
+            self.multi_discrete,
+            self.mixture_components,
         )
         _check(
             isinstance(self.root_sampling_uniform, (int, float, np.floating))

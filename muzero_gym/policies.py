@@ -401,6 +401,9 @@ class MlpPolicy(MuZeroPolicy):
         nn.init.zeros_(self.prediction_head.weight)
         nn.init.zeros_(self.prediction_head.bias)
         with torch.no_grad():
+            bias = self.action_spec.initial_policy_bias()
+            if bias is not None:
+                self.prediction_head.bias[: self.policy_dim] = bias
             last_dynamics.weight[self.hidden_dim :].zero_()
             last_dynamics.bias[self.hidden_dim :].zero_()
             if self.residual_dynamics:  # no change yet: g(s, a) = s
@@ -564,6 +567,10 @@ class CnnPolicy(MuZeroPolicy):
             assert isinstance(head, nn.Linear)
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
+        bias = self.action_spec.initial_policy_bias()
+        if bias is not None:
+            with torch.no_grad():
+                self.policy_head[-1].bias.copy_(bias)  # type: ignore[operator]
 
     def _board_actions(self, h: int, w: int) -> bool:
         """Whether discrete actions are drawn as places on the ``h x w`` hidden planes."""

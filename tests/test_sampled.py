@@ -353,6 +353,64 @@ def test_log_probs_match_torch_distributions() -> None:
     )
 
 
+def test_mixture_policy_matches_torch_mixture() -> None:
+    torch.manual_seed(3)
+    box = BoxActions(np.array([-1.0, 0.0]), np.array([1.0, 2.0]), num_samples=6, components=3)
+    assert box.policy_dim == 3 * (2 * 2 + 1)
+    params = torch.randn(4, box.policy_dim)
+    weights = torch.softmax(params[:, 12:], dim=-1)
+    means = params[:, :6].view(4, 3, 2)
+    _, _, log_std = box._mixture(params)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(probs=weights),
+        torch.distributions.Independent(torch.distributions.Normal(means, log_std.exp()), 1),
+    )
+    actions = box.sample(params, 6)  # [4, 6, 2]
+    expected = mixture.log_prob(actions.transpose(0, 1)).transpose(0, 1)
+    torch.testing.assert_close(box.log_prob(params, actions), expected)
+    # The mode is the mean of the most probable component.
+    torch.testing.assert_close(box.mode(params), means[torch.arange(4), weights.argmax(-1)])
+    # Samples come from the components in proportion to their weights.
+    far = params.clone()
+    far[:, :6] = torch.tensor([-4.0, -4.0, 0.0, 0.0, 4.0, 4.0])
+    far[:, 6:12] = -20.0  # the smallest std: the components do not overlap
+    draws = box.sample(far, 20_000)[..., 0]  # [4, 20000]
+    share = torch.stack([(draws < -2).float().mean(1), (draws > 2).float().mean(1)], 1)
+    torch.testing.assert_close(share, weights[:, [0, 2]], atol=0.015, rtol=0.0)
+    # The entropy is an unbiased one-draw-per-component estimate, differentiable.
+    params.requires_grad_(True)
+    estimates = box.entropy(params.repeat(4_000, 1)).view(4_000, 4)  # 4,000 draws each
+    exact = -mixture.log_prob(mixture.sample((200_000,))).mean(0)
+    torch.testing.assert_close(estimates.mean(0), exact, atol=0.05, rtol=0.0)
+    estimates.mean().backward()
+    assert params.grad is not None and torch.isfinite(params.grad).all()
+    assert params.grad[:, 12:].abs().sum() > 0  # the mixture weights get a gradient
+
+
+def test_mixture_components_are_checked_spread_and_saved(tmp_path: Path) -> None:
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="mixture_components must be an integer >= 1"):
+            make_action_spec(spaces.Box(-1, 1, (2,), np.float32), mixture_components=bad)
+    with pytest.raises(ValueError, match="applies to Box action spaces only"):
+        MuZero("MlpPolicy", ActionEnv(spaces.Discrete(3)), mixture_components=2)
+    space = spaces.Box(-1, 1, (2,), np.float32)
+    model = MuZero("MlpPolicy", ActionEnv(space), seed=0, mixture_components=3, **TINY)
+    with torch.no_grad():
+        _, params, _ = model.policy.initial_inference(torch.zeros(5, 3))
+    _, means, _ = model.action_spec._mixture(params)  # type: ignore[attr-defined]
+    assert means.shape == (5, 3, 2)
+    # The untrained components start apart (else they would learn the same forever).
+    assert (means[:, :, None] - means[:, None]).abs().sum(-1).add(torch.eye(3)).min() > 0.05
+    model.learn(48)
+    model.save(tmp_path / "model")
+    loaded = MuZero.load(tmp_path / "model", env=ActionEnv(space))
+    assert loaded.mixture_components == 3
+    obs = np.random.default_rng(1).uniform(-1, 1, (6, 3)).astype(np.float32)
+    np.testing.assert_array_equal(
+        model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0]
+    )
+
+
 def test_action_spec_choice() -> None:
     assert isinstance(make_action_spec(spaces.MultiDiscrete([2] * 4)), FlatMultiDiscreteActions)
     assert isinstance(make_action_spec(spaces.MultiDiscrete([2] * 10)), MultiDiscreteActions)
@@ -433,11 +491,18 @@ def test_corrected_prior_weights_merged_duplicates() -> None:
     ("space", "kwargs"),
     [
         (spaces.Box(np.array([-2, 0], np.float32), np.array([1, 5], np.float32)), {}),
+        (spaces.Box(-2.0, 3.0, (2,), np.float32), {"mixture_components": 3}),
         (spaces.MultiDiscrete([3, 2, 4]), {"multi_discrete": "factorized"}),
         (spaces.MultiDiscrete([3, 2]), {"multi_discrete": "flatten", "num_sampled_actions": None}),
         (spaces.Discrete(5), {}),
     ],
-    ids=["box", "multidiscrete-factorized", "multidiscrete-flat", "discrete-sampled"],
+    ids=[
+        "box",
+        "box-mixture",
+        "multidiscrete-factorized",
+        "multidiscrete-flat",
+        "discrete-sampled",
+    ],
 )
 def test_predictions_are_valid_and_survive_save_load(
     space: spaces.Space, kwargs: dict[str, Any], tmp_path: Path
@@ -488,8 +553,10 @@ class ShiftedBandit(ActionEnv):
         return obs, -float(np.abs(np.asarray(action) - 0.5).sum()), terminated, truncated, info
 
 
-def test_box_policy_learns_a_one_step_target() -> None:
-    """The search finds the best action and the Gaussian policy moves towards it."""
+@pytest.mark.parametrize("components", [1, 2])
+def test_box_policy_learns_a_one_step_target(components: int) -> None:
+    """The search finds the best action and the Gaussian policy (or mixture) moves towards
+    it."""
     env = ShiftedBandit(spaces.Box(-1.0, 1.0, (1,), np.float32), length=1)
     settings = {
         **TINY,
@@ -500,6 +567,7 @@ def test_box_policy_learns_a_one_step_target() -> None:
         "learning_rate": 3e-3,
         "replay_ratio": 1.0,
         "discount": 0.9,
+        "mixture_components": components,
         "policy_kwargs": dict(hidden_dim=32, net_arch=[32]),
     }
     model = MuZero("MlpPolicy", env, seed=0, **settings)
@@ -511,7 +579,7 @@ def test_box_policy_learns_a_one_step_target() -> None:
     assert np.abs(actions - 0.5).mean() < 0.15, np.abs(actions - 0.5).mean()
     with torch.no_grad():
         _, params, _ = model.policy.initial_inference(torch.as_tensor(obs))
-    mean = np.tanh(params[:, 0].numpy())  # the policy's own action, before any search
+    mean = np.tanh(model.action_spec.mode(params)[:, 0].numpy())  # the policy's own action
     assert mean.mean() > 0.3, mean.mean()
 
 
@@ -531,7 +599,8 @@ def test_sampled_actions_with_both_searches_and_policy_reanalyze(search_kind: st
     assert all(space.contains(a) for a in actions)
 
 
-def test_cnn_policy_with_continuous_actions() -> None:
+@pytest.mark.parametrize("components", [1, 2])
+def test_cnn_policy_with_continuous_actions(components: int) -> None:
     class ImageEnv(ActionEnv):
         observation_space = spaces.Box(0, 255, (8, 8, 1), np.uint8)
 
@@ -545,7 +614,11 @@ def test_cnn_policy_with_continuous_actions() -> None:
 
     space = spaces.Box(-1.0, 1.0, (2,), np.float32)
     settings = {**TINY, "policy_kwargs": dict(channels=4, head_hidden=8)}
-    model = MuZero("CnnPolicy", ImageEnv(space), seed=0, **settings)
+    model = MuZero("CnnPolicy", ImageEnv(space), seed=0, mixture_components=components, **settings)
+    with torch.no_grad():
+        _, params, _ = model.policy.initial_inference(torch.zeros(1, 1, 8, 8))
+    means = model.action_spec._mixture(params)[1][0]  # type: ignore[attr-defined]
+    assert len(torch.unique(means, dim=0)) == components  # a mixture's means start apart
     model.learn(32)
     action, _ = model.predict(np.zeros((8, 8, 1), np.uint8), deterministic=True)
     assert space.contains(action)
