@@ -19,7 +19,7 @@ Each episode's outcome too: ``success``, ``left`` (within the threshold at some 
 not at the last) or ``never`` (never within it), overall and split by where the target
 is: ``front`` (azimuth within 90 degrees of the +x axis, the way the arm faces in its home
 pose) or ``behind`` (the arm must turn its base by more than 90 degrees, or reach back
-over its shoulder).
+over its shoulder); and the success rate in 30-degree bands of the target's |azimuth|.
 
     python -m benchmarks.robot_arm_drift --model runs/RobotArm-v0_seed0.zip --episodes 24
 """
@@ -27,6 +27,7 @@ over its shoulder).
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ from muzero_gym import MuZero
 VARIANTS = ("search", "search+mode", "policy mean")
 OUTCOMES = ("success", "left", "never")
 REGIONS = ("front", "behind")
+#: Bands of |azimuth| (degrees) for the success rate by direction.
+BANDS = (0, 30, 60, 90, 120, 150, 180)
 # Observation indices of the target's x and y (envs/robot_arm/robot_arm.py).
 _TARGET_X, _TARGET_Y = 21, 22
 
@@ -106,6 +109,14 @@ def play(
                 for name in OUTCOMES
             },
         }
+    band = np.clip(np.digitize(np.abs(azimuth), BANDS[1:-1]), 0, len(BANDS) - 2)
+    by_azimuth = {
+        f"{lo}-{hi}": {
+            "episodes": int((band == i).sum()),
+            "success": float(successes[-1][band == i].mean()) if (band == i).any() else None,
+        }
+        for i, (lo, hi) in enumerate(itertools.pairwise(BANDS))
+    }
     return {
         "variant": variant,
         "distance": float(dist.mean()),
@@ -113,6 +124,7 @@ def play(
         "success_rate": float(successes[-1].mean()),
         "outcomes": {name: float((outcome == name).mean()) for name in OUTCOMES},
         "by_region": by_region,
+        "by_azimuth": by_azimuth,
         "target_azimuth": azimuth.tolist(),
         "outcome_by_episode": outcome.tolist(),
         "distance_by_step": dist.mean(axis=1).tolist(),
@@ -152,6 +164,13 @@ def main(argv: list[str] | None = None) -> None:
             part = row["by_region"][region]
             cells.append(f"{region} ({part['episodes']}) {_shares(part)}")
         print(f"{row['variant']:12s} " + "   ".join(cells))
+    print("\nsuccess by the target's |azimuth| (degrees; episodes in brackets)")
+    heads = [f"{band} ({part['episodes']})" for band, part in rows[0]["by_azimuth"].items()]
+    print(f"{'':12s} " + " ".join(f"{head:>13s}" for head in heads))
+    for row in rows:
+        parts = row["by_azimuth"].values()
+        cells = ["-" if p["success"] is None else f"{p['success']:.0%}" for p in parts]
+        print(f"{row['variant']:12s} " + " ".join(f"{cell:>13s}" for cell in cells))
     print("\nmean distance (m) / mean |action| at step")
     steps = range(0, len(rows[0]["distance_by_step"]), args.every)
     print(f"{'step':>4s} " + " ".join(f"{row['variant']:>17s}" for row in rows))

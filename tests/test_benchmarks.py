@@ -523,6 +523,12 @@ def test_robot_arm_drift_plays_whole_episodes_each_way() -> None:
         assert regions["front"]["episodes"] + regions["behind"]["episodes"] == 2
         behind = np.abs(row["target_azimuth"]) > 90.0
         assert regions["behind"]["episodes"] == behind.sum()
+        bands = row["by_azimuth"]
+        assert sum(part["episodes"] for part in bands.values()) == 2
+        for band, part in bands.items():
+            low, high = map(float, band.split("-"))
+            inside = (np.abs(row["target_azimuth"]) >= low) & (np.abs(row["target_azimuth"]) < high)
+            assert part["episodes"] == inside.sum(), band
     # Evaluation seeds the envs alike for every variant: the same targets.
     assert rows["search"]["target_azimuth"] == rows["policy mean"]["target_azimuth"]
     # The untrained policy's mean is 0 (zero-initialised head): no search, no motion;
