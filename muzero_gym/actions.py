@@ -49,6 +49,16 @@ def _log_std(raw: torch.Tensor) -> torch.Tensor:
     return LOG_STD_MIN + (LOG_STD_MAX - LOG_STD_MIN) * torch.sigmoid(raw + _LOG_STD_OFFSET)
 
 
+def _check_components(components: object) -> None:
+    """Refuse a Gaussian count that is not an integer >= 1 (bools included)."""
+    if (
+        isinstance(components, bool)
+        or not isinstance(components, (int, np.integer))
+        or components < 1
+    ):
+        raise ValueError(f"mixture_components must be an integer >= 1, got {components!r}")
+
+
 class ActionSpec(ABC):
     """The actions of one action space, as MuZero's networks, search and replay see them."""
 
@@ -109,7 +119,7 @@ class ActionSpec(ABC):
     ) -> torch.Tensor:
         """Log-density ``[B, S]`` of actions ``[B, S, *shape]`` under :meth:`uniform_sample`."""
 
-    def initial_policy_bias(self, generator: torch.Generator | None = None) -> torch.Tensor | None:
+    def initial_policy_bias(self) -> torch.Tensor | None:
         """Bias ``[policy_dim]`` for the zero-initialised policy head, or None (zeros)."""
         return None
 
@@ -342,10 +352,7 @@ class BoxActions(ActionSpec):
     def __init__(
         self, low: np.ndarray, high: np.ndarray, num_samples: int, components: int = 1
     ) -> None:
-        if isinstance(components, bool) or not isinstance(components, (int, np.integer)):
-            raise ValueError(f"components must be an integer >= 1, got {components!r}")
-        if components < 1:
-            raise ValueError(f"components must be an integer >= 1, got {components!r}")
+        _check_components(components)
         self.space_shape = tuple(np.shape(low))
         self.low = np.asarray(low, dtype=np.float64).reshape(-1)
         self.high = np.asarray(high, dtype=np.float64).reshape(-1)
@@ -376,14 +383,14 @@ class BoxActions(ActionSpec):
         log_weights = torch.log_softmax(params[:, 2 * count * dims :], dim=-1)
         return log_weights, means, _log_std(raw_log_std)
 
-    def initial_policy_bias(self, generator: torch.Generator | None = None) -> torch.Tensor | None:
+    def initial_policy_bias(self) -> torch.Tensor | None:
         if self.components == 1:
             return None
         # The head starts with zero weights: components with one mean would get the same
         # gradients forever. Spread their means (pre-squash, std 0.5) to break the tie.
         bias = torch.zeros(self.policy_dim)
         means = self.components * self.shape[0]
-        bias[:means] = 0.5 * torch.randn(means, generator=generator)
+        bias[:means] = 0.5 * torch.randn(means)
         return bias
 
     def encode(self, actions: torch.Tensor) -> torch.Tensor:
@@ -488,12 +495,7 @@ def make_action_spec(
         )
     if num_sampled_actions is not None and num_sampled_actions < 1:
         raise ValueError(f"num_sampled_actions must be >= 1 or None, got {num_sampled_actions}")
-    if (
-        isinstance(mixture_components, bool)
-        or not isinstance(mixture_components, (int, np.integer))
-        or mixture_components < 1
-    ):
-        raise ValueError(f"mixture_components must be an integer >= 1, got {mixture_components!r}")
+    _check_components(mixture_components)
     if mixture_components != 1 and not isinstance(space, spaces.Box):
         raise ValueError(
             f"mixture_components={mixture_components} applies to Box action spaces only, "

@@ -569,8 +569,10 @@ class CnnPolicy(MuZeroPolicy):
             nn.init.zeros_(head.bias)
         bias = self.action_spec.initial_policy_bias()
         if bias is not None:
+            policy_out = self.policy_head[-1]
+            assert isinstance(policy_out, nn.Linear)
             with torch.no_grad():
-                self.policy_head[-1].bias.copy_(bias)  # type: ignore[operator]
+                policy_out.bias.copy_(bias)
 
     def _board_actions(self, h: int, w: int) -> bool:
         """Whether discrete actions are drawn as places on the ``h x w`` hidden planes."""
