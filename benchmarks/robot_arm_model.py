@@ -173,7 +173,11 @@ def check(
     with torch.no_grad():
         starts = np.stack([env.reset(seed=seed + 100 + i)[0] for i in range(32)])
         _, params, _ = policy.initial_inference(torch.as_tensor(starts))
-        mean, log_std = model.action_spec._gaussian(params)  # type: ignore[attr-defined]
+        # The mode (the mean of the most probable Gaussian) and the weighted std: for a
+        # one-Gaussian policy its mean and std.
+        log_weights, _, log_std = model.action_spec._mixture(params)  # type: ignore[attr-defined]
+        mean = model.action_spec.mode(params)
+        std = (log_weights.exp()[:, :, None] * log_std.exp()).sum(1)
     env.close()
     on_random = score(lambda o, a: model_predictions(model, o, a, reward_scale)[0], random_states)
     # Across states: does the value track how close the arm is (obs ends with ee - target)?
@@ -191,7 +195,7 @@ def check(
         "search_pick_quality": float(np.nanmean(search_picks)),
         "search_pick_quality_distance": float(np.nanmean(search_dist_picks)),
         "policy_mean_abs": float(mean.abs().mean()),
-        "policy_std": float(log_std.exp().mean()),
+        "policy_std": float(std.mean()),
         "mean_distance": float(np.mean(distances)),
         "success_rate": float(np.mean(successes)),
         "random_play_reward_error": on_random["reward_error"],
