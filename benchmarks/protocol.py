@@ -20,7 +20,7 @@ import importlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -113,7 +113,10 @@ MCTS_BOT_SIMULATIONS = 1000
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: what to train (or evaluate), on what, with which seed and budget."""
+    """One run: what to train (or evaluate), on what, with which seed and budget.
+
+    ``override``: keys that replace those of the algorithm's hyperparameter entry.
+    """
 
     env_id: str
     algo: str
@@ -121,14 +124,19 @@ class RunSpec:
     timesteps: int
     eval_freq: int
     eval_episodes: int
+    override: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return f"{self.env_id}__{self.algo}__seed{self.seed}"
 
 
-def why_not(env_id: str, algo: str) -> tuple[str, str] | None:
+def why_not(
+    env_id: str, algo: str, override: dict[str, Any] | None = None
+) -> tuple[str, str] | None:
     """``(status, reason)`` when ``algo`` cannot run on ``env_id`` here, else None.
+
+    ``override``: as :class:`RunSpec`'s (an ``env_wrapper`` may change the action space).
 
     The status is "not supported" (the algorithm cannot handle the env, or a package is
     missing) or "not run" (no hyperparameters for the pair).
@@ -142,7 +150,7 @@ def why_not(env_id: str, algo: str) -> tuple[str, str] | None:
     except ImportError as error:  # an optional extra: mujoco (envs), open_spiel (games)
         return "not supported", f"a package is missing ({error})"
     try:
-        run, _ = load_hyperparams(algo, env_id) if algo in LEARNERS else ({}, {})
+        run, _ = load_hyperparams(algo, env_id, override) if algo in LEARNERS else ({}, {})
     except KeyError:
         run = None
     env = wrap(env, run.get("env_wrapper") if run else None)
@@ -334,7 +342,7 @@ def settings(spec: RunSpec) -> dict[str, Any]:
     """Everything that determines a run's result; a saved run with other settings is redone."""
     record: dict[str, Any] = asdict(spec)
     if spec.algo in LEARNERS:
-        run, hyperparameters = load_hyperparams(spec.algo, spec.env_id)
+        run, hyperparameters = load_hyperparams(spec.algo, spec.env_id, spec.override)
         record["run_settings"] = describe(run)
         record["hyperparameters"] = describe(hyperparameters)
     return record
@@ -371,7 +379,7 @@ def train_learner(spec: RunSpec, report: Callable[[int], None]) -> dict[str, Any
     ``n_timesteps`` of the hyperparameter file when it is longer than the budget, so a short
     budget watches the beginning of the tuned run instead of squeezing its schedules.
     """
-    run, hyperparameters = load_hyperparams(spec.algo, spec.env_id)
+    run, hyperparameters = load_hyperparams(spec.algo, spec.env_id, spec.override)
     normalize = bool(hyperparameters.pop("normalize", run.get("normalize", False)))
     env_wrapper = run.get("env_wrapper")
     info_metric = ENVS[spec.env_id].info_metric if spec.env_id in ENVS else None

@@ -92,6 +92,14 @@ def parse_args(
         help="deterministic episodes per evaluation, one per eval env; default: 10",
     )
     parser.add_argument(
+        "--override",
+        type=json.loads,
+        default={},
+        help="JSON {algo: {key: value}}: replaces keys of the algorithms' entries in "
+        "benchmarks/hyperparams/<algo>.yml, run settings (n_envs, normalize) included, e.g. "
+        '\'{"ppo": {"gamma": 0.99}}\'; a saved run with other values is redone',
+    )
+    parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output folder; default: {DEFAULT_OUT}"
     )
     parser.add_argument(
@@ -109,6 +117,14 @@ def parse_args(
     for algo in args.algos:
         if algo not in (*LEARNERS, *CONTROLLERS, "baselines"):
             parser.error(f"unknown algorithm {algo!r}")
+    override = args.override
+    if not isinstance(override, dict) or not all(isinstance(v, dict) for v in override.values()):
+        parser.error(f"--override must map algorithms to dicts of keys, got {override!r}")
+    for algo in override:
+        if algo not in LEARNERS:
+            parser.error(
+                f"--override: {algo!r} has no hyperparameters; choose from {', '.join(LEARNERS)}"
+            )
     for name in ("timesteps", "eval_freq", "eval_episodes", "jobs"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -129,7 +145,7 @@ def plan(args: argparse.Namespace) -> tuple[list[RunSpec], list[dict[str, Any]]]
             elif algo not in algos:
                 algos.append(algo)
         for algo in algos:
-            refusal = protocol.why_not(env_id, algo)
+            refusal = protocol.why_not(env_id, algo, args.override.get(algo))
             if refusal is not None:
                 status, reason = refusal
                 unsupported.append(
@@ -145,6 +161,7 @@ def plan(args: argparse.Namespace) -> tuple[list[RunSpec], list[dict[str, Any]]]
                         timesteps=args.timesteps or defaults.timesteps,
                         eval_freq=args.eval_freq or defaults.eval_freq,
                         eval_episodes=args.eval_episodes,
+                        override=dict(args.override.get(algo, {})),
                     )
                 )
     runs.sort(key=lambda r: ALGO_ORDER.index(r.algo))  # stable: envs and seeds keep order

@@ -64,10 +64,14 @@ def split_entry(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return {key: kwargs.pop(key) for key in RUN_KEYS if key in kwargs}, kwargs
 
 
-def load_hyperparams(algo: str, env_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def load_hyperparams(
+    algo: str, env_id: str, override: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(run settings, algorithm kwargs)`` for ``algo`` on ``env_id``, schedules parsed.
 
+    :param override: keys that replace the entry's (rl-zoo's ``--hyperparams``), run
+        settings such as ``n_envs`` included
     :raises KeyError: the file has no entry for ``env_id``
     """
-    run, kwargs = split_entry(load_entry(algo, env_id))
+    run, kwargs = split_entry({**load_entry(algo, env_id), **(override or {})})
     return run, {key: parse_schedule(value) for key, value in kwargs.items()}

@@ -5,6 +5,7 @@ Tiny budgets: two CartPole runs of 64 env steps each (MuZero and PPO), in two pr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -225,7 +226,9 @@ def test_cli_finds_the_harness_or_says_why(tmp_path: Path, monkeypatch, capsys) 
 
 def test_a_game_run_reports_its_match_against_mcts(monkeypatch) -> None:
     tiny = {"num_simulations": 4, "batch_size": 16, "learning_starts": 32, "support_size": 3}
-    monkeypatch.setattr(protocol, "load_hyperparams", lambda algo, env: ({"n_envs": 2}, tiny))
+    monkeypatch.setattr(
+        protocol, "load_hyperparams", lambda algo, env, override: ({"n_envs": 2}, tiny)
+    )
     monkeypatch.setattr(protocol, "MCTS_BOT_SIMULATIONS", 10)
     spec = protocol.RunSpec("tic_tac_toe", "muzero", 0, timesteps=64, eval_freq=64, eval_episodes=2)
     result = protocol.train_learner(spec, report=lambda steps: None)
@@ -297,6 +300,27 @@ def test_gumbel_cartpole_writes_files_and_skips_finished_runs(tmp_path: Path, ca
     gumbel_cartpole.main([*tiny, "--out", str(tmp_path)])
     assert capsys.readouterr().out.count("exists, skipped") == 2
     assert (tmp_path / "gumbel__seed0.json").read_text() == before
+
+
+def test_override_replaces_entry_keys_of_one_algorithm(tmp_path: Path) -> None:
+    override = '{"ppo": {"n_envs": 2, "n_steps": 16, "batch_size": 16, "gamma": 0.5}}'
+    args = run.parse_args([*TINY, "--jobs", "1", "--override", override, "--out", str(tmp_path)])
+    runs, _ = run.plan(args)
+    by_algo = {spec.algo: spec for spec in runs}
+    assert by_algo["muzero"].override == {}
+    settings = protocol.settings(by_algo["ppo"])
+    assert settings["run_settings"]["n_envs"] == 2
+    assert settings["hyperparameters"]["gamma"] == 0.5
+    assert settings["hyperparameters"]["learning_rate"] == "lin_0.001"  # the entry's
+    # Training stops at the first vector step at or past the budget: with the entry's 8 envs
+    # at 72 env steps, with the override's 2 at 66.
+    spec = dataclasses.replace(by_algo["ppo"], timesteps=66)
+    assert protocol.train_learner(spec, report=lambda steps: None)["env_steps"] == 66
+    plain = run.plan(run.parse_args([*TINY, "--out", str(tmp_path)]))[0]
+    assert protocol.settings(plain[1]) != settings  # a saved run with other values is redone
+    for bad in ('{"scripted": {"x": 1}}', '{"ppo": 1}', "[1]"):
+        with pytest.raises(SystemExit):
+            run.parse_args([*TINY, "--override", bad])
 
 
 def test_ten_intersection_traffic_has_its_rows() -> None:
