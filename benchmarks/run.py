@@ -93,8 +93,7 @@ def parse_args(
     )
     parser.add_argument(
         "--override",
-        type=json.loads,
-        default={},
+        default="{}",
         help="JSON {algo: {key: value}}: replaces keys of the algorithms' entries in "
         "benchmarks/hyperparams/<algo>.yml, run settings (n_envs, normalize) included, e.g. "
         '\'{"ppo": {"gamma": 0.99}}\'; a saved run with other values is redone',
@@ -117,7 +116,10 @@ def parse_args(
     for algo in args.algos:
         if algo not in (*LEARNERS, *CONTROLLERS, "baselines"):
             parser.error(f"unknown algorithm {algo!r}")
-    override = args.override
+    try:
+        args.override = override = json.loads(args.override)
+    except json.JSONDecodeError as error:
+        parser.error(f"--override is not JSON ({error}): {args.override!r}")
     if not isinstance(override, dict) or not all(isinstance(v, dict) for v in override.values()):
         parser.error(f"--override must map algorithms to dicts of keys, got {override!r}")
     for algo in override:

@@ -318,7 +318,7 @@ def test_override_replaces_entry_keys_of_one_algorithm(tmp_path: Path) -> None:
     assert protocol.train_learner(spec, report=lambda steps: None)["env_steps"] == 66
     plain = run.plan(run.parse_args([*TINY, "--out", str(tmp_path)]))[0]
     assert protocol.settings(plain[1]) != settings  # a saved run with other values is redone
-    for bad in ('{"scripted": {"x": 1}}', '{"ppo": 1}', "[1]"):
+    for bad in ('{"scripted": {"x": 1}}', '{"ppo": 1}', "[1]", "{ppo: 1}"):
         with pytest.raises(SystemExit):
             run.parse_args([*TINY, "--override", bad])
 
