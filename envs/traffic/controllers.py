@@ -25,8 +25,9 @@ def _as_batch(obs: np.ndarray, obs_size: int) -> tuple[np.ndarray, bool]:
     single = obs.ndim == 1
     batch = obs.reshape(1, -1) if single else obs
     if batch.ndim != 2 or batch.shape[1] != obs_size:
-        raise ValueError(f"observation must have shape ({obs_size},) or (B, {obs_size}), "
-                         f"got {obs.shape}")
+        raise ValueError(
+            f"observation must have shape ({obs_size},) or (B, {obs_size}), got {obs.shape}"
+        )
     return batch, single
 
 
@@ -136,8 +137,11 @@ class FixedTimeController:
         critical = ratio.max(axis=2)  # [N, P]
         total = np.minimum(critical.sum(axis=1, keepdims=True), MAX_CRITICAL_RATIO)  # [N, 1]
         cycle = np.clip((1.5 * lost_per_cycle + 5.0) / (1.0 - total), MIN_CYCLE, MAX_CYCLE)
-        shares = np.where(critical.sum(1, keepdims=True) > 0,
-                          critical / np.maximum(critical.sum(1, keepdims=True), 1e-12), 1.0 / p)
+        shares = np.where(
+            critical.sum(1, keepdims=True) > 0,
+            critical / np.maximum(critical.sum(1, keepdims=True), 1e-12),
+            1.0 / p,
+        )
         effective_green = (cycle - lost_per_cycle) * shares  # [N, P]
         green = np.clip(effective_green + env.startup_lost_time, env.min_green, env.max_green)
         # Decisions per phase: its change interval plus its green, rounded to whole steps.

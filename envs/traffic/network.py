@@ -111,8 +111,9 @@ def phase_green_lanes(phase_plan: str) -> np.ndarray:
     left = lane_movement == 0
     if phase_plan == "two-phase":
         return np.stack([north_south, ~north_south])
-    return np.stack([north_south & ~left, north_south & left, ~north_south & ~left,
-                     ~north_south & left])
+    return np.stack(
+        [north_south & ~left, north_south & left, ~north_south & ~left, ~north_south & left]
+    )
 
 
 def lane_flows(

@@ -174,13 +174,22 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         rows, cols = self._validate_grid(num_intersections, grid_shape)
         if reward_fn not in REWARD_FNS:
             raise ValueError(f"reward_fn must be one of {REWARD_FNS}, got {reward_fn!r}")
-        positive = {"delta_time": delta_time, "saturation_flow": saturation_flow,
-                    "link_length": link_length, "speed_limit": speed_limit,
-                    "vehicle_spacing": vehicle_spacing, "profile_period": profile_period,
-                    "max_green": max_green}
-        non_negative = {"yellow_time": yellow_time, "all_red_time": all_red_time,
-                        "min_green": min_green, "startup_lost_time": startup_lost_time,
-                        "permitted_left_factor": permitted_left_factor}
+        positive = {
+            "delta_time": delta_time,
+            "saturation_flow": saturation_flow,
+            "link_length": link_length,
+            "speed_limit": speed_limit,
+            "vehicle_spacing": vehicle_spacing,
+            "profile_period": profile_period,
+            "max_green": max_green,
+        }
+        non_negative = {
+            "yellow_time": yellow_time,
+            "all_red_time": all_red_time,
+            "min_green": min_green,
+            "startup_lost_time": startup_lost_time,
+            "permitted_left_factor": permitted_left_factor,
+        }
         for name, value in positive.items():
             if not value > 0:
                 raise ValueError(f"{name} must be > 0, got {value}")
@@ -206,19 +215,25 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
 
         ratios = np.asarray(turning_ratios, dtype=np.float64)
         if ratios.shape != (NUM_MOVEMENTS,) or np.any(ratios < 0) or not ratios.sum() > 0:
-            raise ValueError(f"turning_ratios must be 3 non-negative numbers (left, through, "
-                             f"right) with a positive sum, got {turning_ratios!r}")
+            raise ValueError(
+                f"turning_ratios must be 3 non-negative numbers (left, through, "
+                f"right) with a positive sum, got {turning_ratios!r}"
+            )
         self.turning_ratios = ratios / ratios.sum()  # [3]
         self.entry_rates = self._validate_demand(demand)  # [E] veh/s
         if demand_profile is None:
             self.demand_profile = np.ones(1)
         else:
             self.demand_profile = np.asarray(demand_profile, dtype=np.float64).ravel()
-            if self.demand_profile.size == 0 or np.any(self.demand_profile < 0) or np.any(
-                ~np.isfinite(self.demand_profile)
+            if (
+                self.demand_profile.size == 0
+                or np.any(self.demand_profile < 0)
+                or np.any(~np.isfinite(self.demand_profile))
             ):
-                raise ValueError("demand_profile must be a non-empty sequence of finite "
-                                 f"non-negative multipliers, got {demand_profile!r}")
+                raise ValueError(
+                    "demand_profile must be a non-empty sequence of finite "
+                    f"non-negative multipliers, got {demand_profile!r}"
+                )
         self.profile_period = float(profile_period)
 
         # Signal plan: green lanes and discharge rate per phase.  # [P, 12]
@@ -274,8 +289,9 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
                 raise ValueError(f"grid_shape must be two positive ints, got {grid_shape!r}")
             rows, cols = int(grid_shape[0]), int(grid_shape[1])
             if num_intersections is not None and num_intersections != rows * cols:
-                raise ValueError(f"num_intersections={num_intersections} does not match "
-                                 f"grid_shape={grid_shape}")
+                raise ValueError(
+                    f"num_intersections={num_intersections} does not match grid_shape={grid_shape}"
+                )
             return rows, cols
         if num_intersections is None:
             return 2, 2
@@ -295,8 +311,10 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         elif values.size == n_entries:
             per_entry = values
         else:
-            raise ValueError(f"demand must be a float, (north_south, east_west) or {n_entries} "
-                             f"values (one per entry link), got {values.size} values")
+            raise ValueError(
+                f"demand must be a float, (north_south, east_west) or {n_entries} "
+                f"values (one per entry link), got {values.size} values"
+            )
         return per_entry / 3600.0
 
     # ------------------------------------------------------------------ state
@@ -308,7 +326,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         self._held_wait = np.zeros(n_sup)  # [L + E] sum of waiting time at current stop
         # Discharge credit (vehicles); sources have unlimited credit, only space limits them.
         self._credit = np.zeros(n_sup)
-        self._credit[self._num_lanes:] = np.inf
+        self._credit[self._num_lanes :] = np.inf
         self._space = np.full(self._num_links + 1, np.inf)  # [K + 1] scratch, sink = inf
         self._lane_features = np.zeros((2, self._num_lanes))  # [2, L] scratch for observations
         # Vehicles travelling to lane stop lines, by arrival slot (ring buffer).  # [T, L]
@@ -338,8 +356,9 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         elapsed = t - self._green_start  # [N], negative while a change is in progress
         forced = elapsed >= self.max_green
         if _max(forced):  # rare: move on to the next phase if asked to stay
-            action = np.where(forced & (action == self._phase),
-                              (self._phase + 1) % self.n_phases, action)
+            action = np.where(
+                forced & (action == self._phase), (self._phase + 1) % self.n_phases, action
+            )
         switch = (elapsed >= self.min_green) & (action != self._phase)
         if _max(switch):
             self._phase = np.where(switch, action, self._phase)
@@ -350,16 +369,14 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         ready = t + dt - self.startup_lost_time - self._green_start
         return np.maximum(np.minimum(ready, dt), 0.0)
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         action = np.asarray(action)
         if action.shape != (self.num_intersections,):
-            raise ValueError(f"action must have shape ({self.num_intersections},), "
-                             f"got {action.shape}")
+            raise ValueError(
+                f"action must have shape ({self.num_intersections},), got {action.shape}"
+            )
         if _min(action) < 0 or _max(action) >= self.n_phases:
-            raise ValueError(f"action entries must be phases in [0, {self.n_phases}), "
-                             f"got {action}")
+            raise ValueError(f"action entries must be phases in [0, {self.n_phases}), got {action}")
         n_lanes, n_links = self._num_lanes, self._num_links
         dt, t = self.delta_time, self._time
         green_seconds = self._switch_signals(action)  # [N]
@@ -411,8 +428,9 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         self._throughput += exits
         self._travel_time_sum += exits * t_end - float(arrival[n_links])
         entering = count[:n_links]
-        turned = self.np_random.multinomial(entering.astype(np.int64),
-                                            self.turning_ratios)  # [K, 3]
+        turned = self.np_random.multinomial(
+            entering.astype(np.int64), self.turning_ratios
+        )  # [K, 3]
         mean_arrival = arrival[:n_links] / np.maximum(entering, 1.0)
         moving = self._moving[slot]  # view  # [L]
         moving[:] = turned.ravel()
@@ -430,8 +448,13 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         total_held = float(_sum(held))
         on_lane = queued + self._moving_lane  # [L]
         pressure = self._pressure_reward(on_lane)
-        reward = (diff_wait if self.reward_fn == "diff-waiting-time"
-                  else -total_held if self.reward_fn == "queue" else pressure)
+        reward = (
+            diff_wait
+            if self.reward_fn == "diff-waiting-time"
+            else -total_held
+            if self.reward_fn == "queue"
+            else pressure
+        )
         in_system = total_held + float(_sum(self._moving_lane))
         info = self._info(diff_wait, -total_held, pressure, in_system)
         return self._observation(on_lane), reward, False, False, info
@@ -458,8 +481,10 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         np.multiply(on_lane, 1.0 / self.lane_storage, out=lanes[0])
         np.multiply(self._held[: self._num_lanes], 1.0 / self.lane_storage, out=lanes[1])
         np.minimum(lanes, 1.0, out=lanes)
-        obs[:, p + 1 :] = lanes.reshape(2, n, LANES_PER_INTERSECTION).transpose(1, 0, 2).reshape(
-            n, 2 * LANES_PER_INTERSECTION
+        obs[:, p + 1 :] = (
+            lanes.reshape(2, n, LANES_PER_INTERSECTION)
+            .transpose(1, 0, 2)
+            .reshape(n, 2 * LANES_PER_INTERSECTION)
         )
         return obs.ravel()
 
@@ -472,8 +497,9 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             "total_queue": total_queue,
             "entry_backlog": -queue_reward - total_queue,
             "throughput": self._throughput,
-            "mean_travel_time": (self._travel_time_sum / self._throughput
-                                 if self._throughput else 0.0),
+            "mean_travel_time": (
+                self._travel_time_sum / self._throughput if self._throughput else 0.0
+            ),
             "time": self._time,
             "reward_diff_waiting_time": diff_wait,
             "reward_queue": queue_reward,
@@ -485,13 +511,16 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.render_mode != "ansi":
             return None
         queued = self._held[: self._num_lanes].reshape(self.num_intersections, 4, 3).sum(2)
-        lines = [f"t={self._time:.0f}s  throughput={self._throughput:.0f}  "
-                 f"outside={self._held[self._num_lanes:].sum():.0f}"]
+        lines = [
+            f"t={self._time:.0f}s  throughput={self._throughput:.0f}  "
+            f"outside={self._held[self._num_lanes :].sum():.0f}"
+        ]
         for i in range(self.num_intersections):
             row, col = divmod(i, self.network.cols)
             changing = " (changing)" if self._green_start[i] > self._time else ""
-            counts = "  ".join(f"{name}:{q:3.0f}"
-                               for name, q in zip("NESW", queued[i], strict=True))
+            counts = "  ".join(
+                f"{name}:{q:3.0f}" for name, q in zip("NESW", queued[i], strict=True)
+            )
             lines.append(f"({row},{col}) phase {self._phase[i]}{changing:11s} queued {counts}")
         return "\n".join(lines)
 
