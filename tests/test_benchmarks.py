@@ -400,6 +400,30 @@ def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None
     assert 0.0 < result["prior_entropy"] <= np.log(16) + 1e-6
 
 
+def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
+    from benchmarks import traffic_decide
+    from benchmarks.zoo import load_hyperparams
+    from muzero_gym import MuZero
+
+    run_settings, _ = load_hyperparams("muzero", "Traffic10-v0")
+    env = protocol.make_envs("Traffic10-v0", 1, 0, run_settings["env_wrapper"])
+    model = MuZero(
+        "MlpPolicy", env, seed=0, search="gumbel", num_simulations=2, num_sampled_actions=4,
+        policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+    )  # fmt: skip
+    path = tmp_path / "m.zip"
+    model.save(path)
+    model = MuZero.load(path)
+    policy = traffic_decide.play(model, "Traffic10-v0", "policy mode", 1, 10_000)
+    assert policy["off_mode"] == 0.0  # it plays the mode itself
+    assert 0.0 <= policy["changes"] <= 1.0 and policy["mean_waiting_time"] > 0.0
+    search = traffic_decide.play(model, "Traffic10-v0", "search", 1, 10_000)
+    assert search["off_mode"] > 0.0  # one of 4 samples, not the mode, most of the time
+    assert model.mode_candidate == "never" and model.mode_weight == 1.0  # restored
+    with pytest.raises(ValueError, match="variant"):
+        traffic_decide.play(model, "Traffic10-v0", "greedy", 1, 10_000)
+
+
 def test_train_speed_times_gradient_steps() -> None:
     from benchmarks import train_speed
 

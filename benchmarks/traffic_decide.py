@@ -1,0 +1,150 @@
+"""How a trained Traffic model decides: search, search with the policy's mode, the policy.
+
+Loads a saved ``MuZero`` model (``cartpole_target --save-dir``) trained on Traffic-v0 or
+Traffic10-v0 and plays deterministic one-hour episodes (seeds ``--first-seed + i``, the
+episodes ``benchmarks.traffic_baselines`` plays with the same flags) three ways:
+
+- ``search``: ``predict`` with ``mode_candidate="never"``: with sampled actions the search
+  plays one of the K joint actions sampled from the factorised policy (Sampled MuZero as
+  the paper);
+- ``search+mode``: ``mode_candidate="predict"``: the policy's most probable joint action
+  (each intersection's most probable request) is one of the root's candidates, with the
+  model's ``mode_weight`` or ``--mode-weight``;
+- ``policy mode``: the prediction network's most probable joint action, no search.
+
+For each: the mean waiting time per vehicle (s; each episode's mean over its decisions,
+averaged over the episodes, as the harness reports it), the share of requests that
+differ from the policy's mode, and the share of intersections asked to change phase at a
+decision (with ``RelativePhaseAction``, request 1; with absolute requests, a request for
+another phase than the current one).
+
+``--override`` changes the model's search settings for these episodes only (e.g. more
+simulations or sampled actions than in training).
+
+    python -m benchmarks.traffic_decide --model runs/Traffic10-v0_seed0.zip --episodes 20
+    python -m benchmarks.traffic_decide --model M --override '{"num_simulations": 200}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.protocol import make_envs
+from benchmarks.run import write_json
+from benchmarks.zoo import load_hyperparams
+from muzero_gym import MuZero
+
+VARIANTS = ("search", "search+mode", "policy mode")
+
+
+def _relative(requests: np.ndarray, obs: np.ndarray, n_phases: int, relative: bool) -> np.ndarray:
+    """Whether each intersection is asked to change phase ``[B, N]``."""
+    if relative:
+        return requests != 0
+    blocks = obs.reshape(len(obs), requests.shape[1], -1)
+    return requests != blocks[:, :, :n_phases].argmax(axis=2)
+
+
+def play(
+    model: MuZero,
+    env_id: str,
+    variant: str,
+    episodes: int,
+    first_seed: int,
+    mode_weight: float | None = None,
+) -> dict[str, Any]:
+    """Play ``episodes`` deterministic episodes at once, one per env, with ``variant``."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    run, _ = load_hyperparams("muzero", env_id)
+    wrapper = run.get("env_wrapper")
+    relative = wrapper is not None and "RelativePhaseAction" in str(wrapper)
+    saved = model.mode_candidate, model.mode_weight
+    model.mode_candidate = "predict" if variant == "search+mode" else "never"
+    if variant != "search+mode":
+        model.mode_weight = 1.0
+    elif mode_weight is not None:
+        model.mode_weight = mode_weight
+    env = make_envs(env_id, episodes, first_seed, wrapper)
+    n_phases = int(env.get_attr("n_phases")[0])
+    waiting: list[list[float]] = []
+    off_mode: list[float] = []
+    changes: list[float] = []
+    try:
+        obs = env.reset()
+        done = np.zeros(episodes, dtype=bool)
+        while not done.all():
+            mode, _ = model.policy.predict(obs, deterministic=True)
+            if variant == "policy mode":
+                actions = mode
+            else:
+                actions, _ = model.predict(obs, deterministic=True)
+            requests = np.asarray(actions).reshape(episodes, -1)
+            off_mode.append(float((requests != np.asarray(mode).reshape(episodes, -1)).mean()))
+            changes.append(float(_relative(requests, obs, n_phases, relative).mean()))
+            obs, _, dones, infos = env.step(actions)
+            # Every episode has the same length (a TimeLimit): all end together.
+            waiting.append([float(info["mean_waiting_time"]) for info in infos])
+            done = np.asarray(dones, dtype=bool)
+    finally:
+        model.mode_candidate, model.mode_weight = saved
+        env.close()
+    per_episode = np.asarray(waiting).mean(axis=0)
+    return {
+        "variant": variant,
+        "mean_waiting_time": float(per_episode.mean()),
+        "std_waiting_time": float(per_episode.std()),
+        "waiting_time_by_episode": per_episode.tolist(),
+        "off_mode": float(np.mean(off_mode)),
+        "changes": float(np.mean(changes)),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="a saved Traffic MuZero")
+    parser.add_argument("--env", default="Traffic10-v0", help="Traffic-v0 or Traffic10-v0")
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=10_000)
+    parser.add_argument(
+        "--mode-weight", type=float, default=None, help="search+mode's (default: the model's)"
+    )
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument(
+        "--override", default="{}", help="JSON of MuZero settings for evaluation, e.g. search's"
+    )
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    override = json.loads(args.override)
+    model = MuZero.load(args.model, **override)
+    weight = model.mode_weight if args.mode_weight is None else args.mode_weight
+    print(f"{args.model} on {args.env}, {args.episodes} episodes from seed {args.first_seed}")
+    if override:
+        print(f"settings changed for evaluation: {override}")
+    print(f"{'':12s} {'waiting (s)':>11s} {'std':>6s} {'off mode':>8s} {'changes':>7s}")
+    rows = []
+    for variant in args.variants:
+        row = play(model, args.env, variant, args.episodes, args.first_seed, args.mode_weight)
+        rows.append(row)
+        print(
+            f"{variant:12s} {row['mean_waiting_time']:11.2f} {row['std_waiting_time']:6.2f} "
+            f"{row['off_mode']:8.1%} {row['changes']:7.1%}",
+            flush=True,
+        )
+    if args.json is not None:
+        meta = {"model": str(args.model), "env": args.env, "episodes": args.episodes,
+                "override": override}  # fmt: skip
+        write_json(args.json, {**meta, "first_seed": args.first_seed, "mode_weight": weight,
+                               "rows": rows})  # fmt: skip
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
