@@ -16,10 +16,11 @@ The result is a plain dict, saved as JSON by :mod:`benchmarks.run`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -218,6 +219,25 @@ def play_against_mcts(model: Any, game: str, n_games: int, seed: int) -> dict[st
         "losses": results.losses,
         "opponent": results.opponent_name,
     }
+
+
+@contextlib.contextmanager
+def mode_among_candidates(
+    model: MuZero, with_mode: bool, mode_weight: float | None = None
+) -> Iterator[None]:
+    """Within the block, ``model.predict``'s search has the policy's mode among the root's
+    candidates (``mode_candidate="predict"``, with ``mode_weight`` or the model's own) or
+    not (``"never"``, weight 1); the model's settings are restored afterwards."""
+    saved = model.mode_candidate, model.mode_weight
+    model.mode_candidate = "predict" if with_mode else "never"
+    if not with_mode:
+        model.mode_weight = 1.0
+    elif mode_weight is not None:
+        model.mode_weight = mode_weight
+    try:
+        yield
+    finally:
+        model.mode_candidate, model.mode_weight = saved
 
 
 def eval_seed(seed: int) -> int:

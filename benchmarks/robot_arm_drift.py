@@ -35,7 +35,7 @@ import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
 import torch
 
-from benchmarks.protocol import make_envs
+from benchmarks.protocol import make_envs, mode_among_candidates
 from benchmarks.run import write_json
 from muzero_gym import MuZero
 
@@ -87,16 +87,8 @@ def play(
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    saved = model.mode_candidate, model.mode_weight
-    model.mode_candidate = "predict" if variant == "search+mode" else "never"
-    if variant != "search+mode":
-        model.mode_weight = 1.0
-    elif mode_weight is not None:
-        model.mode_weight = mode_weight
-    try:
+    with mode_among_candidates(model, variant == "search+mode", mode_weight):
         distances, sizes, successes, azimuth = _episodes(model, variant, episodes, seed)
-    finally:
-        model.mode_candidate, model.mode_weight = saved
     dist = np.asarray(distances)  # [T, episodes]
     outcome = np.where(successes[-1], "success", np.where(successes.any(axis=0), "left", "never"))
     behind = np.abs(azimuth) > 90.0

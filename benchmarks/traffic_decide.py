@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.protocol import make_envs
+from benchmarks.protocol import make_envs, mode_among_candidates
 from benchmarks.run import write_json
+from benchmarks.wrappers import RelativePhaseAction
 from benchmarks.zoo import load_hyperparams
 from muzero_gym import MuZero
 
@@ -63,20 +64,13 @@ def play(
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     run, _ = load_hyperparams("muzero", env_id)
-    wrapper = run.get("env_wrapper")
-    relative = wrapper is not None and "RelativePhaseAction" in str(wrapper)
-    saved = model.mode_candidate, model.mode_weight
-    model.mode_candidate = "predict" if variant == "search+mode" else "never"
-    if variant != "search+mode":
-        model.mode_weight = 1.0
-    elif mode_weight is not None:
-        model.mode_weight = mode_weight
-    env = make_envs(env_id, episodes, first_seed, wrapper)
+    env = make_envs(env_id, episodes, first_seed, run.get("env_wrapper"))
+    relative = bool(env.env_is_wrapped(RelativePhaseAction)[0])
     n_phases = int(env.get_attr("n_phases")[0])
     waiting: list[list[float]] = []
     off_mode: list[float] = []
     changes: list[float] = []
-    try:
+    with mode_among_candidates(model, variant == "search+mode", mode_weight):
         obs = env.reset()
         done = np.zeros(episodes, dtype=bool)
         while not done.all():
@@ -92,9 +86,7 @@ def play(
             # Every episode has the same length (a TimeLimit): all end together.
             waiting.append([float(info["mean_waiting_time"]) for info in infos])
             done = np.asarray(dones, dtype=bool)
-    finally:
-        model.mode_candidate, model.mode_weight = saved
-        env.close()
+    env.close()
     per_episode = np.asarray(waiting).mean(axis=0)
     return {
         "variant": variant,
