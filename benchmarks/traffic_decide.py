@@ -65,6 +65,12 @@ def play(
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     run, _ = load_hyperparams("muzero", env_id)
     env = make_envs(env_id, episodes, first_seed, run.get("env_wrapper"))
+    if env.observation_space != model.observation_space:
+        env.close()
+        raise ValueError(
+            f"the model observes {model.observation_space}, {env_id} gives "
+            f"{env.observation_space}: pass the env it was trained on (--env)"
+        )
     relative = bool(env.env_is_wrapped(RelativePhaseAction)[0])
     n_phases = int(env.get_attr("n_phases")[0])
     waiting: list[list[float]] = []

@@ -428,6 +428,8 @@ def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
     assert (model.mode_candidate, model.mode_weight) == ("always", 7.0)  # restored
     with pytest.raises(ValueError, match="variant"):
         traffic_decide.play(model, "Traffic10-v0", "greedy", 1, 10_000)
+    with pytest.raises(ValueError, match="--env"):  # a Traffic10 model on the 2x2 grid
+        traffic_decide.play(model, "Traffic-v0", "search", 1, 10_000)
 
 
 def test_train_speed_times_gradient_steps() -> None:
