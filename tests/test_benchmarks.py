@@ -391,13 +391,56 @@ def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None
     )  # fmt: skip
     path = tmp_path / "m.zip"
     model.save(path)
-    args = traffic_model.parse_args(
-        ["--model", str(path), "--states", "2", "--horizon", "2", "--repeats", "1", "--seed", "0"]
-    )
+    argv = [
+        "--model",
+        str(path),
+        "--states",
+        "2",
+        "--horizon",
+        "2",
+        "--repeats",
+        "1",
+        "--seed",
+        "0",
+    ]
+    args = traffic_model.parse_args(argv)
     result = traffic_model.check(MuZero.load(path), args)
     assert result["states"] == 2
     assert result["best_in_true_top3"] is None or 0.0 <= result["best_in_true_top3"] <= 1.0
     assert 0.0 < result["prior_entropy"] <= np.log(16) + 1e-6
+    assert result["actions_compared"] == 16.0
+    with pytest.raises(ValueError, match="--env"):  # a 2x2 model on the 2x5 grid
+        traffic_model.check(
+            MuZero.load(path), traffic_model.parse_args([*argv, "--env", "Traffic10-v0"])
+        )
+
+
+def test_traffic_model_check_compares_sampled_relative_requests(tmp_path: Path) -> None:
+    from benchmarks import traffic_model
+    from benchmarks.zoo import load_hyperparams
+    from muzero_gym import MuZero
+
+    run_settings, _ = load_hyperparams("muzero", "Traffic10-v0")
+    env = protocol.make_envs("Traffic10-v0", 1, 0, run_settings["env_wrapper"])
+    assert traffic_model._relative_requests(env.envs[0])
+    assert not traffic_model._relative_requests(gym.make("Traffic10-v0"))
+    model = MuZero(
+        "MlpPolicy", env, seed=0, search="gumbel", num_simulations=2, num_sampled_actions=4,
+        policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+    )  # fmt: skip
+    path = tmp_path / "m.zip"
+    model.save(path)
+    args = traffic_model.parse_args(
+        ["--model", str(path), "--env", "Traffic10-v0", "--states", "4", "--horizon", "4",
+         "--repeats", "1", "--seed", "0"]
+    )  # fmt: skip
+    result = traffic_model.check(MuZero.load(path), args)
+    assert result["states"] == 4 and result["prior_entropy"] is None
+    assert 1.0 <= result["actions_compared"] <= 4.0  # the distinct samples of K = 4
+    assert (
+        result["model_regret"] is None
+        or 0.0 <= result["model_regret"] <= result["best_minus_mean"] * 4
+    )
 
 
 def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
