@@ -10,7 +10,15 @@ episodes ``benchmarks.traffic_baselines`` plays with the same flags) three ways:
 - ``search+mode``: ``mode_candidate="predict"``: the policy's most probable joint action
   (each intersection's most probable request) is one of the root's candidates, with the
   model's ``mode_weight`` or ``--mode-weight``;
-- ``policy mode``: the prediction network's most probable joint action, no search.
+- ``policy mode``: the prediction network's most probable joint action, no search;
+- ``simulator pick``: the joint actions the search would compare at the root (all of
+  them on the 2 x 2 grid; the K distinct ones sampled from the policy with sampled
+  actions), ranked by the simulator instead of the learned model: each is played on a
+  copy of the env, then ``--lookahead`` - 1 steps of max-pressure, and the best
+  discounted return is played (``benchmarks.traffic_model``'s action value, one draw
+  of the arrivals). Not a controller one could deploy; it shows what a perfect ranking of
+  the same candidates is worth, and so whether the candidates or the model's ranking of
+  them hold the search back.
 
 For each: the mean waiting time per vehicle (s; each episode's mean over its decisions,
 averaged over the episodes, as the harness reports it), the share of requests that
@@ -34,14 +42,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from muzero_gym.envs.traffic import MaxPressureController
 
 from benchmarks.protocol import make_envs, mode_among_candidates
 from benchmarks.run import write_json
+from benchmarks.traffic_model import simulator_values
 from benchmarks.wrappers import RelativePhaseAction
 from benchmarks.zoo import load_hyperparams
 from muzero_gym import MuZero
 
-VARIANTS = ("search", "search+mode", "policy mode")
+VARIANTS = ("search", "search+mode", "policy mode", "simulator pick")
 
 
 def _relative(requests: np.ndarray, obs: np.ndarray, n_phases: int, relative: bool) -> np.ndarray:
@@ -52,6 +62,32 @@ def _relative(requests: np.ndarray, obs: np.ndarray, n_phases: int, relative: bo
     return requests != blocks[:, :, :n_phases].argmax(axis=2)
 
 
+def _simulator_pick(
+    model: MuZero, env: Any, obs: np.ndarray, relative: bool, lookahead: int
+) -> np.ndarray:
+    """Per env, the root's candidate joint action with the best simulated value."""
+    spec = model.action_spec
+    with torch.inference_mode():
+        root = model.policy.search_root(torch.as_tensor(obs))
+    picks = []
+    for b, sub_env in enumerate(env.envs):
+        traffic = sub_env.unwrapped
+        if spec.enumerated:
+            joint = spec.to_env(np.arange(spec.num_slots)).reshape(spec.num_slots, -1)
+        else:
+            assert root.candidates is not None and root.candidate_mask is not None
+            searched = root.candidates[b][root.candidate_mask[b]]
+            joint = spec.to_env(searched).reshape(len(searched), -1)
+        blocks = np.asarray(obs[b]).reshape(traffic.num_intersections, -1)
+        phase = blocks[:, : traffic.n_phases].argmax(axis=1)
+        phases = (phase + joint) % traffic.n_phases if relative else joint
+        values = simulator_values(
+            traffic, phases, MaxPressureController(traffic), lookahead, 1, model.discount
+        )
+        picks.append(joint[int(values.argmax())])
+    return np.stack(picks)
+
+
 def play(
     model: MuZero,
     env_id: str,
@@ -59,6 +95,7 @@ def play(
     episodes: int,
     first_seed: int,
     mode_weight: float | None = None,
+    lookahead: int = 12,
 ) -> dict[str, Any]:
     """Play ``episodes`` deterministic episodes at once, one per env, with ``variant``."""
     if variant not in VARIANTS:
@@ -83,6 +120,8 @@ def play(
             mode, _ = model.policy.predict(obs, deterministic=True)
             if variant == "policy mode":
                 actions = mode
+            elif variant == "simulator pick":
+                actions = _simulator_pick(model, env, obs, relative, lookahead)
             else:
                 actions, _ = model.predict(obs, deterministic=True)
             requests = np.asarray(actions).reshape(episodes, -1)
@@ -113,7 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--mode-weight", type=float, default=None, help="search+mode's (default: the model's)"
     )
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=["search", "search+mode", "policy mode"]
+    )
+    parser.add_argument(
+        "--lookahead", type=int, default=12, help="simulator pick's env steps per candidate"
+    )
     parser.add_argument(
         "--override", default="{}", help="JSON of MuZero settings for evaluation, e.g. search's"
     )
@@ -129,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'':12s} {'waiting (s)':>11s} {'std':>6s} {'off mode':>8s} {'changes':>7s}")
     rows = []
     for variant in args.variants:
-        row = play(model, args.env, variant, args.episodes, args.first_seed, args.mode_weight)
+        row = play(
+            model, args.env, variant, args.episodes, args.first_seed, args.mode_weight,
+            args.lookahead,
+        )  # fmt: skip
         rows.append(row)
         print(
             f"{variant:12s} {row['mean_waiting_time']:11.2f} {row['std_waiting_time']:6.2f} "
@@ -138,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.json is not None:
         meta = {"model": str(args.model), "env": args.env, "episodes": args.episodes,
-                "override": override}  # fmt: skip
+                "override": override, "lookahead": args.lookahead}  # fmt: skip
         write_json(args.json, {**meta, "first_seed": args.first_seed, "mode_weight": weight,
                                "rows": rows})  # fmt: skip
         print(f"wrote {args.json}")

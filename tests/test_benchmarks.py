@@ -462,6 +462,9 @@ def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
     assert 0.0 <= policy["changes"] <= 1.0 and policy["mean_waiting_time"] > 0.0
     search = traffic_decide.play(model, "Traffic10-v0", "search", 1, 10_000)
     assert search["off_mode"] > 0.0  # one of 4 samples, not the mode, most of the time
+    # The simulator ranking the 4 samples beats the untrained policy's constant mode.
+    pick = traffic_decide.play(model, "Traffic10-v0", "simulator pick", 1, 10_000, lookahead=4)
+    assert pick["mean_waiting_time"] < policy["mean_waiting_time"]
     model.mode_candidate, model.mode_weight = "always", 7.0
     with protocol.mode_among_candidates(model, True, 3.0):
         assert (model.mode_candidate, model.mode_weight) == ("predict", 3.0)
