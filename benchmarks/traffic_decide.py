@@ -46,7 +46,7 @@ from muzero_gym.envs.traffic import MaxPressureController
 
 from benchmarks.protocol import make_envs, mode_among_candidates
 from benchmarks.run import write_json
-from benchmarks.traffic_model import simulator_values
+from benchmarks.traffic_model import requested_phases, root_actions, simulator_values
 from benchmarks.wrappers import RelativePhaseAction
 from benchmarks.zoo import load_hyperparams
 from muzero_gym import MuZero
@@ -66,21 +66,13 @@ def _simulator_pick(
     model: MuZero, env: Any, obs: np.ndarray, relative: bool, lookahead: int
 ) -> np.ndarray:
     """Per env, the root's candidate joint action with the best simulated value."""
-    spec = model.action_spec
     with torch.inference_mode():
         root = model.policy.search_root(torch.as_tensor(obs))
     picks = []
     for b, sub_env in enumerate(env.envs):
         traffic = sub_env.unwrapped
-        if spec.enumerated:
-            joint = spec.to_env(np.arange(spec.num_slots)).reshape(spec.num_slots, -1)
-        else:
-            assert root.candidates is not None and root.candidate_mask is not None
-            searched = root.candidates[b][root.candidate_mask[b]]
-            joint = spec.to_env(searched).reshape(len(searched), -1)
-        blocks = np.asarray(obs[b]).reshape(traffic.num_intersections, -1)
-        phase = blocks[:, : traffic.n_phases].argmax(axis=1)
-        phases = (phase + joint) % traffic.n_phases if relative else joint
+        _, joint = root_actions(model, root, b)
+        _, phases = requested_phases(traffic, obs[b], joint, relative)
         values = simulator_values(
             traffic, phases, MaxPressureController(traffic), lookahead, 1, model.discount
         )

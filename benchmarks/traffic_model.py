@@ -95,6 +95,29 @@ def _relative_requests(env: gym.Env) -> bool:
     return False
 
 
+def root_actions(model: MuZero, root: Any, b: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(searched, joint [n, N])``: the actions root ``b``'s search compares, as the search
+    passes them to the model, and as joint actions of the env; all of them when enumerated
+    (search slot -> joint action, as the model maps them), else its distinct samples."""
+    spec = model.action_spec
+    if spec.enumerated:
+        searched: np.ndarray = np.arange(spec.num_slots)
+    else:
+        assert root.candidates is not None and root.candidate_mask is not None
+        searched = root.candidates[b][root.candidate_mask[b]]
+    return searched, spec.to_env(searched).reshape(len(searched), -1)
+
+
+def requested_phases(
+    traffic: Any, obs: np.ndarray, joint: np.ndarray, relative: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(phase [N], phases [n, N])``: each intersection's phase as ``obs`` shows it (during
+    a change, the next), and the phases joint requests ``[n, N]`` ask for."""
+    blocks = np.asarray(obs).reshape(traffic.num_intersections, -1)
+    phase = blocks[:, : traffic.n_phases].argmax(axis=1)
+    return phase, (phase + joint) % traffic.n_phases if relative else joint
+
+
 def check(model: MuZero, args: argparse.Namespace) -> dict[str, Any]:
     """Play one episode with ``model``, comparing its action values with the simulator's."""
     kwargs = {} if args.reward_fn is None else {"reward_fn": args.reward_fn}
@@ -122,21 +145,11 @@ def check(model: MuZero, args: argparse.Namespace) -> dict[str, Any]:
         if step % every == every // 2:
             with torch.inference_mode():
                 root = policy.search_root(torch.as_tensor(obs[None]))
-                if spec.enumerated:  # search slot -> joint action, as the model maps them
-                    searched: np.ndarray = np.arange(spec.num_slots)
-                    joint = spec.to_env(searched).reshape(spec.num_slots, -1)
-                else:  # the distinct actions sampled at the root
-                    assert root.candidates is not None and root.candidate_mask is not None
-                    searched = root.candidates[0][root.candidate_mask[0]]
-                    joint = spec.to_env(searched).reshape(len(searched), -1)
+                searched, joint = root_actions(model, root)
                 hidden = root.embedding.expand(len(joint), *root.embedding.shape[1:])
                 out = policy.search_step(hidden.contiguous(), searched)
             predicted = out.reward + model.discount * out.value
-            # Each intersection's phase (during a change, the next), as the observation
-            # shows it; what the simulator is asked for: each intersection's phase.
-            blocks = np.asarray(obs).reshape(traffic.num_intersections, -1)
-            phase = blocks[:, : traffic.n_phases].argmax(axis=1)
-            phases = joint if not relative else (phase + joint) % traffic.n_phases
+            phase, phases = requested_phases(traffic, obs, joint, relative)
             true = simulator_values(
                 traffic, phases, controller, args.horizon, args.repeats, model.discount
             )

@@ -12,6 +12,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from benchmarks import protocol, run, summarize
 from benchmarks.wrappers import FlattenMultiDiscreteAction
@@ -391,18 +392,8 @@ def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None
     )  # fmt: skip
     path = tmp_path / "m.zip"
     model.save(path)
-    argv = [
-        "--model",
-        str(path),
-        "--states",
-        "2",
-        "--horizon",
-        "2",
-        "--repeats",
-        "1",
-        "--seed",
-        "0",
-    ]
+    argv = ["--model", str(path), "--states", "2", "--horizon", "2", "--repeats", "1",
+            "--seed", "0"]  # fmt: skip
     args = traffic_model.parse_args(argv)
     result = traffic_model.check(MuZero.load(path), args)
     assert result["states"] == 2
@@ -415,21 +406,30 @@ def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None
         )
 
 
-def test_traffic_model_check_compares_sampled_relative_requests(tmp_path: Path) -> None:
-    from benchmarks import traffic_model
+def _small_traffic10_model(tmp_path: Path) -> tuple[Path, DummyVecEnv]:
+    """A small untrained Traffic10-v0 MuZero (4 sampled joint requests) saved under
+    ``tmp_path``, and the env it was made on (the entry's ``RelativePhaseAction``)."""
     from benchmarks.zoo import load_hyperparams
     from muzero_gym import MuZero
 
     run_settings, _ = load_hyperparams("muzero", "Traffic10-v0")
     env = protocol.make_envs("Traffic10-v0", 1, 0, run_settings["env_wrapper"])
-    assert traffic_model._relative_requests(env.envs[0])
-    assert not traffic_model._relative_requests(gym.make("Traffic10-v0"))
     model = MuZero(
         "MlpPolicy", env, seed=0, search="gumbel", num_simulations=2, num_sampled_actions=4,
         policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
     )  # fmt: skip
     path = tmp_path / "m.zip"
     model.save(path)
+    return path, env
+
+
+def test_traffic_model_check_compares_sampled_relative_requests(tmp_path: Path) -> None:
+    from benchmarks import traffic_model
+    from muzero_gym import MuZero
+
+    path, env = _small_traffic10_model(tmp_path)
+    assert traffic_model._relative_requests(env.envs[0])
+    assert not traffic_model._relative_requests(gym.make("Traffic10-v0"))
     args = traffic_model.parse_args(
         ["--model", str(path), "--env", "Traffic10-v0", "--states", "4", "--horizon", "4",
          "--repeats", "1", "--seed", "0"]
@@ -445,17 +445,9 @@ def test_traffic_model_check_compares_sampled_relative_requests(tmp_path: Path) 
 
 def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
     from benchmarks import traffic_decide
-    from benchmarks.zoo import load_hyperparams
     from muzero_gym import MuZero
 
-    run_settings, _ = load_hyperparams("muzero", "Traffic10-v0")
-    env = protocol.make_envs("Traffic10-v0", 1, 0, run_settings["env_wrapper"])
-    model = MuZero(
-        "MlpPolicy", env, seed=0, search="gumbel", num_simulations=2, num_sampled_actions=4,
-        policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
-    )  # fmt: skip
-    path = tmp_path / "m.zip"
-    model.save(path)
+    path, _ = _small_traffic10_model(tmp_path)
     model = MuZero.load(path)
     policy = traffic_decide.play(model, "Traffic10-v0", "policy mode", 1, 10_000)
     assert policy["off_mode"] == 0.0  # it plays the mode itself
