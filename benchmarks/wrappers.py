@@ -77,6 +77,26 @@ class ActionRepeat(gym.Wrapper):
         return obs, total, terminated, truncated, info
 
 
+class ScaleReward(gym.wrappers.TransformReward):
+    """Multiply every reward by ``scale`` (gymnasium's ``TransformReward``, named in JSON).
+
+    For rewards whose returns would leave the value support (Traffic-v0's ``"queue"``
+    reward is minus some 25-75 queued vehicles a step). Wrapped outside SB3's ``Monitor``,
+    so episode returns in the logs stay in the env's own units.
+
+    :param env: any env
+    :param scale: a finite, nonzero factor
+    """
+
+    def __init__(self, env: gym.Env, scale: float) -> None:
+        if isinstance(scale, bool) or not isinstance(scale, int | float):
+            raise ValueError(f"scale must be a number, got {scale!r}")
+        if not np.isfinite(scale) or scale == 0:
+            raise ValueError(f"scale must be finite and nonzero, got {scale!r}")
+        super().__init__(env, lambda reward: float(reward) * scale)
+        self.scale = float(scale)
+
+
 class RelativePhaseAction(gym.Wrapper):
     """Traffic-v0 with each intersection's request relative to its current phase.
 

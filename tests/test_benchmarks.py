@@ -176,6 +176,24 @@ def test_action_repeat_sums_rewards_and_stops_at_the_episode_end() -> None:
         ActionRepeat(gym.make("CartPole-v1"), repeat=0)
 
 
+def test_scale_reward_scales_the_queue_reward_and_rejects_bad_factors() -> None:
+    from benchmarks.wrappers import ScaleReward
+
+    plain = gym.make("Traffic-v0", reward_fn="queue")
+    scaled = ScaleReward(gym.make("Traffic-v0", reward_fn="queue"), scale=0.1)
+    plain.reset(seed=3)
+    scaled.reset(seed=3)
+    for _ in range(30):
+        _, reward, _, _, info = plain.step(np.array([1, 0, 1, 0]))
+        _, scaled_reward, _, _, scaled_info = scaled.step(np.array([1, 0, 1, 0]))
+        assert scaled_reward == pytest.approx(0.1 * reward)
+        assert scaled_info["mean_waiting_time"] == info["mean_waiting_time"]
+    assert reward < 0  # vehicles are queued by now, so the check above was not 0 == 0
+    for bad in (0, float("nan"), "0.1", True):
+        with pytest.raises(ValueError, match="scale must be"):
+            ScaleReward(gym.make("CartPole-v1"), scale=bad)
+
+
 @pytest.mark.parametrize("phase_plan", ["two-phase", "four-phase"])
 def test_relative_phase_actions_label_the_same_choices(phase_plan: str) -> None:
     from benchmarks.traffic_baselines import NextPhaseController
