@@ -11,7 +11,10 @@ episodes ``benchmarks.traffic_baselines`` plays with the same flags) three ways:
   (each intersection's most probable request) is one of the root's candidates, with the
   model's ``mode_weight`` or ``--mode-weight``;
 - ``policy mode``: the prediction network's most probable joint action, no search;
-- ``simulator pick``: the joint actions the search would compare at the root (all of
+- ``model pick``: the joint actions the search would compare at the root, ranked by the
+  learned model's one-step action value ``r(s, a) + discount * v(g(s, a))`` alone (no
+  search, no prior): the model's ranking as ``benchmarks.traffic_model`` measures it;
+- ``simulator pick``: the same joint actions the search would compare at the root (all of
   them on the 2 x 2 grid; the K distinct ones sampled from the policy with sampled
   actions), ranked by the simulator instead of the learned model: each is played on a
   copy of the env, then ``--lookahead`` - 1 steps of max-pressure, and the best
@@ -46,12 +49,17 @@ from muzero_gym.envs.traffic import MaxPressureController
 
 from benchmarks.protocol import make_envs, mode_among_candidates
 from benchmarks.run import write_json
-from benchmarks.traffic_model import requested_phases, root_actions, simulator_values
+from benchmarks.traffic_model import (
+    one_step_values,
+    requested_phases,
+    root_actions,
+    simulator_values,
+)
 from benchmarks.wrappers import RelativePhaseAction
 from benchmarks.zoo import load_hyperparams
 from muzero_gym import MuZero
 
-VARIANTS = ("search", "search+mode", "policy mode", "simulator pick")
+VARIANTS = ("search", "search+mode", "policy mode", "model pick", "simulator pick")
 
 
 def _relative(requests: np.ndarray, obs: np.ndarray, n_phases: int, relative: bool) -> np.ndarray:
@@ -76,6 +84,17 @@ def _simulator_pick(
         values = simulator_values(
             traffic, phases, MaxPressureController(traffic), lookahead, 1, model.discount
         )
+        picks.append(joint[int(values.argmax())])
+    return np.stack(picks)
+
+
+def _model_pick(model: MuZero, obs: np.ndarray) -> np.ndarray:
+    """Per env, the root's candidate joint action with the best one-step model value."""
+    with torch.inference_mode():
+        root = model.policy.search_root(torch.as_tensor(obs))
+    picks = []
+    for b in range(len(obs)):
+        joint, values = one_step_values(model, root, b)
         picks.append(joint[int(values.argmax())])
     return np.stack(picks)
 
@@ -112,6 +131,8 @@ def play(
             mode, _ = model.policy.predict(obs, deterministic=True)
             if variant == "policy mode":
                 actions = mode
+            elif variant == "model pick":
+                actions = _model_pick(model, obs)
             elif variant == "simulator pick":
                 actions = _simulator_pick(model, env, obs, relative, lookahead)
             else:

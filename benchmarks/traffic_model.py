@@ -108,6 +108,17 @@ def root_actions(model: MuZero, root: Any, b: int = 0) -> tuple[np.ndarray, np.n
     return searched, spec.to_env(searched).reshape(len(searched), -1)
 
 
+def one_step_values(model: MuZero, root: Any, b: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(joint [n, N], values [n])``: root ``b``'s candidates (``root_actions``) and the
+    model's one-step action value ``r(s, a) + discount * v(g(s, a))`` of each, no search."""
+    searched, joint = root_actions(model, root, b)
+    embedding = root.embedding[b : b + 1]
+    hidden = embedding.expand(len(joint), *embedding.shape[1:]).contiguous()
+    with torch.inference_mode():
+        out = model.policy.search_step(hidden, searched)
+    return joint, np.asarray(out.reward + model.discount * out.value)
+
+
 def requested_phases(
     traffic: Any, obs: np.ndarray, joint: np.ndarray, relative: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -145,10 +156,7 @@ def check(model: MuZero, args: argparse.Namespace) -> dict[str, Any]:
         if step % every == every // 2:
             with torch.inference_mode():
                 root = policy.search_root(torch.as_tensor(obs[None]))
-                searched, joint = root_actions(model, root)
-                hidden = root.embedding.expand(len(joint), *root.embedding.shape[1:])
-                out = policy.search_step(hidden.contiguous(), searched)
-            predicted = out.reward + model.discount * out.value
+            joint, predicted = one_step_values(model, root)
             phase, phases = requested_phases(traffic, obs, joint, relative)
             true = simulator_values(
                 traffic, phases, controller, args.horizon, args.repeats, model.discount

@@ -461,6 +461,39 @@ def test_traffic_model_check_compares_sampled_relative_requests(tmp_path: Path) 
     )
 
 
+def test_one_step_values_read_each_root_of_a_batch(tmp_path: Path) -> None:
+    import torch
+
+    from benchmarks.traffic_model import one_step_values, root_actions
+    from benchmarks.zoo import load_hyperparams
+    from muzero_gym import MuZero
+
+    path, _ = _small_traffic10_model(tmp_path)
+    model = MuZero.load(path)
+    torch.manual_seed(0)
+    with torch.no_grad():  # untrained heads predict 0 everywhere: give them something to say
+        for parameter in model.policy.parameters():
+            parameter.normal_(0.0, 0.2)
+    env = protocol.make_envs(
+        "Traffic10-v0", 2, 0, load_hyperparams("muzero", "Traffic10-v0")[0]["env_wrapper"]
+    )
+    obs = env.reset()
+    for _ in range(30):  # queues differ between the two envs' arrivals by now
+        obs, *_ = env.step(np.stack([env.action_space.sample() for _ in range(env.num_envs)]))
+    assert not np.allclose(obs[0], obs[1])
+    with torch.inference_mode():
+        root = model.policy.search_root(torch.as_tensor(obs))
+        alone = model.policy.search_root(torch.as_tensor(obs[1:2]))
+    joint, values = one_step_values(model, root, 1)
+    searched, joint_again = root_actions(model, root, 1)
+    np.testing.assert_array_equal(joint, joint_again)
+    hidden = alone.embedding.expand(len(searched), *alone.embedding.shape[1:]).contiguous()
+    with torch.inference_mode():
+        out = model.policy.search_step(hidden, searched)
+    np.testing.assert_allclose(values, out.reward + model.discount * out.value, rtol=1e-4)
+    assert np.ptp(values) > 1e-3 or abs(values[0]) > 1e-3  # not all zero
+
+
 def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
     from benchmarks import traffic_decide
     from muzero_gym import MuZero
@@ -472,6 +505,8 @@ def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
     assert 0.0 <= policy["changes"] <= 1.0 and policy["mean_waiting_time"] > 0.0
     search = traffic_decide.play(model, "Traffic10-v0", "search", 1, 10_000)
     assert search["off_mode"] > 0.0  # one of 4 samples, not the mode, most of the time
+    pick = traffic_decide.play(model, "Traffic10-v0", "model pick", 1, 10_000)
+    assert 0.0 <= pick["changes"] <= 1.0 and pick["mean_waiting_time"] > 0.0
     # The simulator ranking the 4 samples beats the untrained policy's constant mode.
     pick = traffic_decide.play(model, "Traffic10-v0", "simulator pick", 1, 10_000, lookahead=4)
     assert pick["mean_waiting_time"] < policy["mean_waiting_time"]
