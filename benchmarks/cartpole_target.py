@@ -31,7 +31,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from benchmarks.protocol import ENVS, evaluate, make_envs
-from benchmarks.zoo import load_hyperparams, parse_schedule
+from benchmarks.zoo import load_hyperparams, parse_schedule, split_entry
 from muzero_gym import MuZero
 
 
@@ -100,9 +100,18 @@ def make_eval_envs(args: argparse.Namespace, seed: int, env_wrapper: Any) -> Vec
     return make_envs(args.env, args.eval_episodes, 10_000 + seed, env_wrapper, kwargs)
 
 
-def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
+def settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(run settings, MuZero kwargs)``: the entry of ``--env`` with ``--override``'s keys
+    replacing its own, run keys (``policy``, ``n_envs``, ...) included."""
     run, hp = load_hyperparams("muzero", args.env)
-    hp.update({k: parse_schedule(v) for k, v in json.loads(args.override).items()})
+    run_override, hp_override = split_entry(json.loads(args.override))
+    run.update(run_override)
+    hp.update({k: parse_schedule(v) for k, v in hp_override.items()})
+    return run, hp
+
+
+def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    run, hp = settings(args)
     threshold = float(run.get("eval_threshold", 475))
     total = int(args.timesteps or run["n_timesteps"])
     env_kwargs = {**run.get("env_kwargs", {}), **json.loads(args.env_kwargs)}

@@ -6,7 +6,7 @@ with Gymnasium.
 
 import muzero_gym.envs  # noqa: F401  (registers Traffic-v0, RobotArm-v0)
 from muzero_gym.muzero import MuZero
-from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
+from muzero_gym.policies import CnnPolicy, EntityMlpPolicy, MlpPolicy, MuZeroPolicy
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
 from muzero_gym.symmetry import BoardTransform, Symmetry, board_symmetries
 
@@ -15,6 +15,7 @@ __all__ = [
     "BoardTransform",
     "CnnPolicy",
     "ConstantTemperature",
+    "EntityMlpPolicy",
     "MlpPolicy",
     "MuZero",
     "MuZeroPolicy",

@@ -35,7 +35,7 @@ from muzero_gym.files import existing_file, with_default_suffix, write_atomicall
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.learner import Learner, LearnerConfig
 from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
-from muzero_gym.policies import CnnPolicy, MlpPolicy, MuZeroPolicy
+from muzero_gym.policies import CnnPolicy, EntityMlpPolicy, MlpPolicy, MuZeroPolicy
 from muzero_gym.replay import ReplayBuffer
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
 from muzero_gym.symmetry import Symmetry, board_symmetries, check_symmetries
@@ -173,6 +173,7 @@ class MuZero(BaseAlgorithm):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
         "CnnPolicy": CnnPolicy,
+        "EntityMlpPolicy": EntityMlpPolicy,
     }
     policy: MuZeroPolicy
     replay_buffer: ReplayBuffer
@@ -239,7 +240,8 @@ class MuZero(BaseAlgorithm):
         else:
             _check(
                 isinstance(policy, type) and issubclass(policy, MuZeroPolicy),
-                f"policy must be 'MlpPolicy', 'CnnPolicy' or a MuZeroPolicy subclass, got {policy}",
+                f"policy must be one of {sorted(self.policy_aliases)} or a MuZeroPolicy subclass, "
+                f"got {policy}",
             )
         detected_two_player = False
         games_wrapper = _game_wrapper(env)

@@ -626,3 +626,174 @@ class CnnPolicy(MuZeroPolicy):
     def predict_heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.prediction_net(hidden)
         return self.policy_head(x), self.value_head(x)
+
+
+class _ContextLayer(nn.Module):
+    """One layer applied to every entity ``[B, N, n_in] -> [B, N, n_out]``, with the same
+    weights for all: a map of the entity's own features plus a map of the mean over all
+    entities (Deep Sets with context), so each one sees what the others hold."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.own = nn.Linear(n_in, n_out)
+        self.others = nn.Linear(n_in, n_out, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.own(x) + self.others(x.mean(1, keepdim=True))
+
+
+def _context_stack(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
+    """``_ContextLayer -> activation`` for each consecutive pair of ``sizes``."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
+        layers += [_ContextLayer(n_in, n_out), activation()]
+    return nn.Sequential(*layers)
+
+
+class EntityMlpPolicy(MuZeroPolicy):
+    """MuZero networks for an observation made of ``num_entities`` equal blocks of
+    features (one per intersection of a road grid, one per unit, ...) and a
+    ``MultiDiscrete`` action with one dimension per block, each with the same choices.
+
+    Every block goes through the same weights, told which block it is by a learned
+    embedding and what the others hold by their mean (:class:`_ContextLayer`): what one
+    block learns (how its queue answers its own signal, say) serves all of them, so each
+    transition teaches the networks ``num_entities`` times over. The hidden state is one
+    vector of ``hidden_dim`` per block. The dynamics moves each block's hidden state by its
+    own action, in the context of the others' states and actions (each block's hidden
+    state min-max scaled on its own, Appendix G per block); the policy gives each
+    block's logits from its own state (their sum over the blocks for an exactly flattened
+    joint action, their concatenation for sampled joint actions); value and reward read
+    the mean over the blocks.
+
+    :param num_entities: number of blocks; default: the number of action dimensions.
+        The flattened observation must split into that many equal blocks, in order, and
+        action dimension ``i`` belongs to block ``i``
+    :param hidden_dim: size of each block's hidden state
+    :param net_arch: widths of the shared per-block layers of each of h, g and f
+    :param embedding_dim: size of the learned embedding of each block's index
+    :param activation_fn: activation between layers
+    :param residual_dynamics: the dynamics outputs a change of each block's hidden state
+        (see :class:`MlpPolicy`)
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Any,
+        num_entities: int | None = None,
+        hidden_dim: int = 32,
+        net_arch: list[int] | None = None,
+        embedding_dim: int = 8,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        residual_dynamics: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if (
+            not isinstance(action_space, spaces.MultiDiscrete)
+            or len(set(action_space.nvec.ravel().tolist())) != 1
+        ):
+            raise ValueError(
+                "EntityMlpPolicy needs a MultiDiscrete action space with one dimension per "
+                f"entity, all with the same number of choices, got {action_space}"
+            )
+        dims = int(action_space.nvec.size)
+        num_entities = dims if num_entities is None else num_entities
+        if num_entities != dims:
+            raise ValueError(
+                f"num_entities={num_entities} must equal the {dims} dimensions of the action "
+                f"space {action_space}: each entity chooses its own action"
+            )
+        if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+            raise ValueError(
+                "EntityMlpPolicy needs a flat Box observation space (num_entities blocks of "
+                f"features, one after the other), got {observation_space}"
+            )
+        if observation_space.shape[0] % num_entities:
+            raise ValueError(
+                f"the observation's {observation_space.shape[0]} features do not split into "
+                f"{num_entities} equal blocks, one per entity"
+            )
+        for name, value in (("hidden_dim", hidden_dim), ("embedding_dim", embedding_dim)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        self.num_entities = num_entities
+        self.entity_features = observation_space.shape[0] // num_entities
+        self.entity_choices = int(action_space.nvec.ravel()[0])
+        self.hidden_dim = hidden_dim
+        self.net_arch = [64] if net_arch is None else list(net_arch)
+        if not self.net_arch:
+            raise ValueError("EntityMlpPolicy needs at least one layer in net_arch")
+        self.embedding_dim = embedding_dim
+        self.activation_fn = activation_fn
+        self.residual_dynamics = residual_dynamics
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build(self) -> None:
+        spec = self.action_spec
+        n, a, d = self.num_entities, self.entity_choices, self.hidden_dim
+        if spec.enumerated:
+            # Joint action j -> the choice of each entity (C order, as the spec flattens).
+            choices = np.stack(np.unravel_index(np.arange(spec.num_slots), (a,) * n), axis=-1)
+            self.register_buffer(
+                "joint_columns", torch.as_tensor(choices + a * np.arange(n), dtype=torch.long)
+            )  # [J, N]: column of each entity's logit in the flattened [N * A] logits
+            self.register_buffer("joint_strides", torch.as_tensor(a ** np.arange(n - 1, -1, -1)))
+        act, width = self.activation_fn, self.net_arch[-1]
+        self.entity_embedding = nn.Parameter(torch.randn(n, self.embedding_dim) * 0.1)
+        self.representation_trunk = _context_stack(
+            [self.entity_features + self.embedding_dim, *self.net_arch], act
+        )
+        self.representation_head = nn.Linear(width, d)
+        self.dynamics_trunk = _context_stack([d + a + self.embedding_dim, *self.net_arch], act)
+        self.dynamics_head = nn.Linear(width, d)
+        self.reward_head = nn.Linear(width, self.support_width)
+        self.prediction_trunk = _context_stack([d + self.embedding_dim, *self.net_arch], act)
+        self.policy_head = nn.Linear(width, a)
+        self.value_head = nn.Linear(width, self.support_width)
+        # Start value, reward and policy at zero logits: value 0, reward 0, uniform prior.
+        for head in (self.reward_head, self.policy_head, self.value_head):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        if self.residual_dynamics:  # no change yet: g(s, a) = s
+            nn.init.zeros_(self.dynamics_head.weight)
+            nn.init.zeros_(self.dynamics_head.bias)
+
+    def _with_embedding(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, N, F] -> [B, N, F + embedding_dim]``: each block told which one it is."""
+        return torch.cat((x, self.entity_embedding.expand(x.shape[0], -1, -1)), dim=-1)
+
+    @staticmethod
+    def _scale(state: torch.Tensor) -> torch.Tensor:
+        """``[B, N, hidden_dim] -> [B, N * hidden_dim]``, each block min-max scaled to
+        [0, 1] on its own, so that a change in one block leaves the others as they are."""
+        return scale_hidden_state(state.flatten(0, 1)).view(state.shape[0], -1)
+
+    def represent(self, obs: torch.Tensor) -> torch.Tensor:
+        blocks = obs.reshape(obs.shape[0], self.num_entities, self.entity_features)
+        features = self.representation_trunk(self._with_embedding(blocks))
+        return self._scale(self.representation_head(features))
+
+    def dynamics(
+        self, hidden: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        actions = actions.long()
+        if self.action_spec.enumerated:  # joint ids -> each entity's choice
+            strides: torch.Tensor = self.joint_strides  # type: ignore[assignment]
+            actions = (actions[:, None] // strides) % self.entity_choices
+        state = hidden.reshape(hidden.shape[0], self.num_entities, self.hidden_dim)
+        x = torch.cat((state, F.one_hot(actions, self.entity_choices).to(state.dtype)), dim=-1)
+        features = self.dynamics_trunk(self._with_embedding(x))
+        change = self.dynamics_head(features)
+        next_state = state + change if self.residual_dynamics else change
+        return self._scale(next_state), self.reward_head(features.mean(1))
+
+    def predict_heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        state = hidden.reshape(hidden.shape[0], self.num_entities, self.hidden_dim)
+        features = self.prediction_trunk(self._with_embedding(state))
+        logits = self.policy_head(features).flatten(1)  # [B, N * A]
+        if self.action_spec.enumerated:  # a product of the entities' distributions
+            columns: torch.Tensor = self.joint_columns  # type: ignore[assignment]
+            logits = logits[:, columns].sum(-1)  # [B, J]
+        return logits, self.value_head(features.mean(1))

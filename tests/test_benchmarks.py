@@ -370,6 +370,21 @@ def test_env_kwargs_are_run_settings_for_the_training_envs(tmp_path: Path, monke
     )
 
 
+def test_override_can_replace_run_keys_such_as_the_policy() -> None:
+    from benchmarks import cartpole_target
+
+    args = cartpole_target.parse_args(
+        ["--env", "Traffic-v0", "--override",
+         '{"policy": "EntityMlpPolicy", "n_envs": 2, "discount": 0.9, "learning_rate": "lin_0.1"}']
+    )  # fmt: skip
+    run, hp = cartpole_target.settings(args)
+    assert run["policy"] == "EntityMlpPolicy" and run["n_envs"] == 2
+    assert "policy" not in hp and "n_envs" not in hp
+    assert hp["discount"] == 0.9 and hp["learning_rate"](0.5) == pytest.approx(0.05)
+    default, _ = cartpole_target.settings(cartpole_target.parse_args(["--env", "Traffic-v0"]))
+    assert default["policy"] == "MlpPolicy"
+
+
 def test_evaluation_envs_take_their_own_kwargs() -> None:
     from benchmarks import cartpole_target
 
