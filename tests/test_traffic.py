@@ -40,7 +40,7 @@ def episode_mean_waiting(env: gym.Env, controller, seed: int) -> float:
     return float(np.mean(waits))
 
 
-@pytest.mark.parametrize("reward_fn", ["diff-waiting-time", "queue", "pressure"])
+@pytest.mark.parametrize("reward_fn", ["diff-waiting-time", "waiting-time", "queue", "pressure"])
 def test_gymnasium_check_env(reward_fn: str) -> None:
     env = gym.make("Traffic-v0", reward_fn=reward_fn, render_mode="ansi").unwrapped
     gym_check_env(env)
@@ -274,10 +274,26 @@ def test_max_pressure_beats_fixed_time_beats_random_on_default_demand() -> None:
     assert waits["max-pressure"] < waits["fixed-time"] < waits["random"], waits
 
 
+def test_waiting_time_reward_is_the_default_without_its_shaping() -> None:
+    """The default reward is the change of ``-W / 100``: each step's default reward is the
+    waiting-time reward of that step minus that of the step before."""
+    env = TrafficEnv(reward_fn="waiting-time", demand=900.0)
+    env.reset(seed=3)
+    previous = 0.0
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        _, reward, _, _, info = env.step(rng.integers(0, 2, size=4))
+        assert reward <= 0
+        assert info["reward_diff_waiting_time"] == pytest.approx(reward - previous, abs=1e-9)
+        previous = reward
+    assert previous < -1.0  # demand 900 veh/h keeps queues: the test sees a real signal
+
+
 @pytest.mark.parametrize(
     "reward_fn, key",
     [
         ("diff-waiting-time", "reward_diff_waiting_time"),
+        ("waiting-time", "reward_waiting_time"),
         ("queue", "reward_queue"),
         ("pressure", "reward_pressure"),
     ],

@@ -18,7 +18,7 @@ from .network import (
     phase_green_lanes,
 )
 
-REWARD_FNS = ("diff-waiting-time", "queue", "pressure")
+REWARD_FNS = ("diff-waiting-time", "waiting-time", "queue", "pressure")
 
 # Direct ufunc reductions: a few microseconds cheaper per call than ndarray.sum/min/max,
 # which matters at ~15 such calls per step.
@@ -87,6 +87,12 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
     * ``"diff-waiting-time"`` (default, as sumo-rl): decrease of the total waiting time
       accumulated by the vehicles now queued (each vehicle counts the time it has waited at its
       current stop line, or outside the grid), divided by 100: ``(W_{t-1} - W_t) / 100``;
+    * ``"waiting-time"``: minus that total waiting time, divided by 100: ``-W_t / 100``. At
+      any discount ``gamma`` the default's return is ``W_{t-1} / 100 + (1 - gamma)`` times
+      this one's, so both rank actions alike; but in the default the part that an action
+      changes is scaled by ``1 - gamma`` beside a term that none changes (and that the
+      observation does not show), while this one keeps only the part an action changes.
+      The sum over an episode of ``W_t`` is what ``mean_waiting_time`` averages;
     * ``"queue"``: minus the number of queued vehicles (stop lines and outside the grid);
     * ``"pressure"``: minus the absolute pressure summed over intersections (as PressLight):
       ``-sum_i |vehicles on links into i - vehicles on links out of i|``, where vehicles that
@@ -117,8 +123,8 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
       are counted, not tracked one by one: a group leaving a queue carries the mean boundary
       arrival time (and mean waiting time) of that queue, i.e. queues are well mixed rather
       than FIFO, so totals are exact and individual vehicles' times are not;
-    * ``time``: simulated seconds; ``reward_diff_waiting_time``, ``reward_queue``,
-      ``reward_pressure``: the three reward terms.
+    * ``time``: simulated seconds; ``reward_diff_waiting_time``, ``reward_waiting_time``,
+      ``reward_queue``, ``reward_pressure``: the four reward terms.
 
     ## Arguments
 
@@ -347,7 +353,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         self._alloc_state()
         on_lane = np.zeros(self._num_lanes)
-        return self._observation(on_lane), self._info(0.0, 0.0, 0.0, 0.0)
+        return self._observation(on_lane), self._info(dict.fromkeys(REWARD_FNS, 0.0), 0.0)
 
     # ------------------------------------------------------------------ dynamics
     def _switch_signals(self, action: np.ndarray) -> np.ndarray:
@@ -448,15 +454,15 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         total_held = float(_sum(held))
         on_lane = queued + self._moving_lane  # [L]
         pressure = self._pressure_reward(on_lane)
-        reward = (
-            diff_wait
-            if self.reward_fn == "diff-waiting-time"
-            else -total_held
-            if self.reward_fn == "queue"
-            else pressure
-        )
+        rewards = {
+            "diff-waiting-time": diff_wait,
+            "waiting-time": -total_wait / 100.0,
+            "queue": -total_held,
+            "pressure": pressure,
+        }
+        reward = rewards[self.reward_fn]
         in_system = total_held + float(_sum(self._moving_lane))
-        info = self._info(diff_wait, -total_held, pressure, in_system)
+        info = self._info(rewards, in_system)
         return self._observation(on_lane), reward, False, False, info
 
     def _demand_multiplier(self, t: float) -> float:
@@ -488,22 +494,21 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         )
         return obs.ravel()
 
-    def _info(
-        self, diff_wait: float, queue_reward: float, pressure: float, in_system: float
-    ) -> dict[str, Any]:
+    def _info(self, rewards: dict[str, float], in_system: float) -> dict[str, Any]:
         total_queue = float(_sum(self._held[: self._num_lanes]))
         return {
             "mean_waiting_time": self._total_wait / in_system if in_system else 0.0,
             "total_queue": total_queue,
-            "entry_backlog": -queue_reward - total_queue,
+            "entry_backlog": -rewards["queue"] - total_queue,
             "throughput": self._throughput,
             "mean_travel_time": (
                 self._travel_time_sum / self._throughput if self._throughput else 0.0
             ),
             "time": self._time,
-            "reward_diff_waiting_time": diff_wait,
-            "reward_queue": queue_reward,
-            "reward_pressure": pressure,
+            "reward_diff_waiting_time": rewards["diff-waiting-time"],
+            "reward_waiting_time": rewards["waiting-time"],
+            "reward_queue": rewards["queue"],
+            "reward_pressure": rewards["pressure"],
         }
 
     def render(self) -> str | None:  # type: ignore[override]
