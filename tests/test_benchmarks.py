@@ -439,6 +439,32 @@ def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None
         )
 
 
+def test_traffic_effects_measure_single_switches_and_what_predicts_them() -> None:
+    from benchmarks import traffic_effects
+
+    features, effects = traffic_effects.switch_effects(
+        "queue", episodes=1, every=2, episode_steps=40, seed=0
+    )
+    assert features.shape == (len(effects), 27 + 4 * 27) and len(effects) > 10
+    # One step after a switch the intersection shows yellow: fewer vehicles leave.
+    assert effects.mean() < 0 and np.all(effects <= 1e-9)
+    more, _ = traffic_effects.switch_effects(
+        "queue", episodes=1, every=2, episode_steps=40, seed=0, privileged=True
+    )
+    assert more.shape[1] == features.shape[1] + 12 + 1
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 5))
+    exact = traffic_effects.held_out_r2(x, x @ np.arange(1.0, 6.0), mlp_steps=300)
+    assert exact["linear_r2"] > 0.999 and exact["mlp_r2"] > 0.5
+    noise = traffic_effects.held_out_r2(x, rng.normal(size=400), mlp_steps=300)
+    assert noise["linear_r2"] < 0.1 and noise["mlp_r2"] < 0.1
+    with pytest.raises(ValueError, match="all equal"):
+        traffic_effects.held_out_r2(x, np.ones(400), mlp_steps=1)
+    with pytest.raises(ValueError, match="more samples"):
+        traffic_effects.held_out_r2(x[:2], np.arange(2.0), mlp_steps=1)
+
+
 def _small_traffic10_model(tmp_path: Path) -> tuple[Path, DummyVecEnv]:
     """A small untrained Traffic10-v0 MuZero (4 sampled joint requests) saved under
     ``tmp_path``, and the env it was made on (the entry's ``RelativePhaseAction``)."""
