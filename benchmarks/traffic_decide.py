@@ -107,12 +107,16 @@ def play(
     first_seed: int,
     mode_weight: float | None = None,
     lookahead: int = 12,
+    env_wrapper: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Play ``episodes`` deterministic episodes at once, one per env, with ``variant``."""
+    """Play ``episodes`` deterministic episodes at once, one per env, with ``variant``;
+    ``env_wrapper`` (rl-zoo form, ``{}`` for none) replaces the entry's wrapper for a model
+    trained with another (``cartpole_target --env-wrapper``)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     run, _ = load_hyperparams("muzero", env_id)
-    env = make_envs(env_id, episodes, first_seed, run.get("env_wrapper"))
+    wrapper = run.get("env_wrapper") if env_wrapper is None else (env_wrapper or None)
+    env = make_envs(env_id, episodes, first_seed, wrapper)
     if env.observation_space != model.observation_space:
         env.close()
         raise ValueError(
@@ -174,8 +178,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--override", default="{}", help="JSON of MuZero settings for evaluation, e.g. search's"
     )
+    parser.add_argument(
+        "--env-wrapper", default=None,
+        help="JSON rl-zoo wrapper the model was trained with, if not its entry's ('{}': none)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    env_wrapper = None if args.env_wrapper is None else json.loads(args.env_wrapper)
     torch.set_num_threads(1)
     override = json.loads(args.override)
     model = MuZero.load(args.model, **override)
@@ -188,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     for variant in args.variants:
         row = play(
             model, args.env, variant, args.episodes, args.first_seed, args.mode_weight,
-            args.lookahead,
+            args.lookahead, env_wrapper,
         )  # fmt: skip
         rows.append(row)
         print(
@@ -198,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.json is not None:
         meta = {"model": str(args.model), "env": args.env, "episodes": args.episodes,
-                "override": override, "lookahead": args.lookahead}  # fmt: skip
+                "override": override, "lookahead": args.lookahead,
+                "env_wrapper": env_wrapper}  # fmt: skip
         write_json(args.json, {**meta, "first_seed": args.first_seed, "mode_weight": weight,
                                "rows": rows})  # fmt: skip
         print(f"wrote {args.json}")

@@ -544,6 +544,10 @@ def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
     policy = traffic_decide.play(model, "Traffic10-v0", "policy mode", 1, 10_000)
     assert policy["off_mode"] == 0.0  # it plays the mode itself
     assert 0.0 <= policy["changes"] <= 1.0 and policy["mean_waiting_time"] > 0.0
+    # Without the entry's RelativePhaseAction the same constant mode is read as absolute
+    # phases: it asks for changes at another rate.
+    absolute = traffic_decide.play(model, "Traffic10-v0", "policy mode", 1, 10_000, env_wrapper={})
+    assert 0.0 <= absolute["changes"] <= 1.0 and absolute["changes"] != policy["changes"]
     search = traffic_decide.play(model, "Traffic10-v0", "search", 1, 10_000)
     assert search["off_mode"] > 0.0  # one of 4 samples, not the mode, most of the time
     pick = traffic_decide.play(model, "Traffic10-v0", "model pick", 1, 10_000)
