@@ -5,10 +5,11 @@ Plays ``--episodes`` one-hour episodes of Traffic-v0 (max-pressure control, with
 ``--every`` steps, for each intersection that may change phase now (the observation's
 ``min_green`` flag), it measures what switching that intersection alone does against
 keeping every phase: both are played on copies of the env with the same arrivals, then
-``--horizon`` - 1 steps of max-pressure, and the effect is the difference of the
-discounted sums of the env's rewards (``--reward-fn``), averaged over ``--draws`` draws
-of the arrivals. Nothing the simulator holds is hidden from these effects; with one draw
-they also carry that draw's luck, which more draws average out.
+``--horizon`` - 1 steps of max-pressure (``benchmarks.traffic_model.simulator_values``),
+and the effect is the difference of the discounted sums of the env's rewards
+(``--reward-fn``), averaged over ``--draws`` draws of the arrivals. Nothing the
+simulator holds is hidden from these effects; with one draw they also carry that draw's
+luck, which more draws average out.
 
 It then fits predictors of the effect from what a learner sees (the intersection's block
 of the observation, then the whole observation) on 80% of the samples and prints their
@@ -28,7 +29,6 @@ average the rest out over many samples.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import torch
 from muzero_gym.envs.traffic import MaxPressureController
 
 import muzero_gym  # noqa: F401  (registers Traffic-v0)
+from benchmarks.traffic_model import simulator_values
 
 
 def switch_effects(
@@ -58,20 +59,6 @@ def switch_effects(
     lanes = traffic.network.num_lanes // n
     rng = np.random.default_rng(seed)
 
-    def play(action: np.ndarray, seeds: np.ndarray) -> float:
-        """Mean discounted return of ``action`` then max-pressure over the draws ``seeds``."""
-        returns = []
-        for draw in seeds:
-            sim = copy.deepcopy(traffic)
-            sim.np_random = np.random.default_rng(draw)  # the same draws for both actions
-            obs, reward, *_ = sim.step(action)
-            total = float(reward)
-            for k in range(1, horizon):
-                obs, reward, *_ = sim.step(controller.predict(obs)[0])
-                total += discount**k * float(reward)
-            returns.append(total)
-        return float(np.mean(returns))
-
     features, effects = [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -79,18 +66,18 @@ def switch_effects(
             blocks = obs.reshape(n, -1)
             phase = blocks[:, :p].argmax(axis=1)
             if step % every == 0 and blocks[:, p].any():
-                seeds = rng.integers(2**31, size=draws)
-                keep = play(phase, seeds)
-                for i in np.flatnonzero(blocks[:, p] > 0.5):
-                    switch = phase.copy()
-                    switch[i] = (switch[i] + 1) % p
+                movable = np.flatnonzero(blocks[:, p] > 0.5)
+                joint = np.repeat(phase[None], len(movable) + 1, axis=0)  # keep, then switches
+                joint[np.arange(1, len(movable) + 1), movable] = (phase[movable] + 1) % p
+                values = simulator_values(traffic, joint, controller, horizon, draws, discount)
+                for k, i in enumerate(movable, start=1):
                     row = [blocks[i], obs]
                     if privileged:
                         wait = traffic._held_wait[i * lanes : (i + 1) * lanes] / 100.0
                         age = (traffic._time - traffic._green_start[i]) / 60.0
                         row += [wait, [age]]
                     features.append(np.concatenate(row))
-                    effects.append(play(switch, seeds) - keep)
+                    effects.append(values[k] - values[0])
             if rng.random() < random_share:
                 action = rng.integers(0, p, n)
             else:
