@@ -8,7 +8,13 @@ import muzero_gym.envs  # noqa: F401  (registers Traffic-v0, RobotArm-v0)
 from muzero_gym.muzero import MuZero
 from muzero_gym.policies import CnnPolicy, EntityMlpPolicy, MlpPolicy, MuZeroPolicy
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
-from muzero_gym.symmetry import BoardTransform, Symmetry, board_symmetries
+from muzero_gym.symmetry import (
+    BoardTransform,
+    FeatureTransform,
+    Symmetry,
+    board_symmetries,
+    env_symmetries,
+)
 
 __version__ = "0.1.0"
 __all__ = [
@@ -16,11 +22,13 @@ __all__ = [
     "CnnPolicy",
     "ConstantTemperature",
     "EntityMlpPolicy",
+    "FeatureTransform",
     "MlpPolicy",
     "MuZero",
     "MuZeroPolicy",
     "StepTemperature",
     "Symmetry",
     "board_symmetries",
+    "env_symmetries",
     "__version__",
 ]

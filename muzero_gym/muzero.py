@@ -30,7 +30,7 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
-from muzero_gym.actions import ActionSpec, make_action_spec
+from muzero_gym.actions import ActionSpec, DiscreteActions, make_action_spec
 from muzero_gym.files import existing_file, with_default_suffix, write_atomically
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.learner import Learner, LearnerConfig
@@ -38,7 +38,7 @@ from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
 from muzero_gym.policies import CnnPolicy, EntityMlpPolicy, MlpPolicy, MuZeroPolicy
 from muzero_gym.replay import ReplayBuffer
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
-from muzero_gym.symmetry import Symmetry, board_symmetries, check_symmetries
+from muzero_gym.symmetry import Symmetry, board_symmetries, check_symmetries, env_symmetries
 
 SelfMuZero = TypeVar("SelfMuZero", bound="MuZero")
 
@@ -156,9 +156,12 @@ class MuZero(BaseAlgorithm):
     :param symmetries: transformations under which the game is unchanged, for data
         augmentation: every training position (with its unrolled moves and targets) is
         kept or transformed by one of them, all equally likely (AlphaZero's board
-        symmetries). A sequence of :class:`muzero_gym.symmetry.Symmetry`, or ``"board"``
+        symmetries). A sequence of :class:`muzero_gym.symmetry.Symmetry`; ``"board"``
         for the board symmetries of the games :func:`muzero_gym.symmetry.board_symmetries`
-        knows (connect four, tic-tac-toe); ``None``: no augmentation. ``Discrete`` actions only
+        knows (connect four, tic-tac-toe); ``"env"`` for those the env declares itself
+        (``env.unwrapped.symmetries()``, see :func:`muzero_gym.symmetry.env_symmetries`;
+        Traffic-v0's half-turn); ``None``: no augmentation. ``Discrete`` actions, or
+        ``MultiDiscrete`` searched as one joint ``Discrete`` (``multi_discrete="flatten"``)
     :param two_player: values alternate sign between turns; ``None``: detected (True for
         PettingZoo / OpenSpiel board games)
     :param stats_window_size: episodes averaged for the rollout logs
@@ -439,7 +442,8 @@ class MuZero(BaseAlgorithm):
         )
 
     def _check_symmetries(self) -> None:
-        """Resolve ``symmetries="board"`` from the env and check them against the spaces."""
+        """Resolve ``symmetries="board"`` or ``"env"`` from the env and check them against
+        the spaces."""
         self._checked_symmetries: tuple[Symmetry, ...] = ()
         if self.symmetries is None or (
             not isinstance(self.symmetries, str) and len(self.symmetries) == 0
@@ -447,34 +451,47 @@ class MuZero(BaseAlgorithm):
             self.symmetries = None
             return
         _check(
-            isinstance(self.action_space, spaces.Discrete),
-            f"symmetries need a Discrete action space, got {self.action_space}",
+            isinstance(self.action_spec, DiscreteActions),
+            f"symmetries need a Discrete action space, or a MultiDiscrete one searched "
+            f"whole (multi_discrete='flatten'), got {self.action_space}",
         )
+        assert isinstance(self.action_spec, DiscreteActions)
         symmetries = self.symmetries
         if isinstance(symmetries, str):
             _check(
-                symmetries == "board",
-                f"symmetries must be 'board', a list of Symmetry or None, got {symmetries!r}",
+                symmetries in ("board", "env"),
+                "symmetries must be 'board', 'env', a list of Symmetry or None, got "
+                f"{symmetries!r}",
             )
-            _check(self.env is not None, 'symmetries="board" needs the env, to know its game')
+            _check(self.env is not None, f"symmetries={symmetries!r} needs the env")
             assert self.env is not None
-            name = self.env.get_attr("metadata")[0].get("name")
-            if name is None:  # not a board game of this library: say which env it is
-                spec = self.env.get_attr("spec")[0]
-                name = (
-                    spec.id
-                    if spec is not None
-                    else type(self.env.get_attr("unwrapped")[0]).__name__
+            unwrapped = self.env.get_attr("unwrapped")[0]
+            if symmetries == "env":
+                declare = getattr(unwrapped, "symmetries", None)
+                _check(
+                    callable(declare),
+                    f'symmetries="env": {type(unwrapped).__name__} declares no symmetries '
+                    "(it has no symmetries() method)",
                 )
-            symmetries = board_symmetries(str(name))
+                assert callable(declare)
+                symmetries = env_symmetries(declare(), self.action_space)
+                _check(
+                    len(symmetries) > 0,
+                    f'symmetries="env": {type(unwrapped).__name__} has none with these '
+                    "settings; pass symmetries=None",
+                )
+            else:
+                name = self.env.get_attr("metadata")[0].get("name")
+                if name is None:  # not a board game of this library: say which env it is
+                    spec = self.env.get_attr("spec")[0]
+                    name = spec.id if spec is not None else type(unwrapped).__name__
+                symmetries = board_symmetries(str(name))
         example = np.asarray(self.observation_space.sample())[None]
-        assert isinstance(self.action_space, spaces.Discrete)
-        self._checked_symmetries = check_symmetries(symmetries, int(self.action_space.n), example)
+        self._checked_symmetries = check_symmetries(symmetries, self.action_spec.n, example)
         self.symmetries = self._checked_symmetries
 
     def _setup_model(self) -> None:
         self._validate()
-        self._check_symmetries()
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
         self._rng = np.random.default_rng(self.seed)
@@ -484,6 +501,7 @@ class MuZero(BaseAlgorithm):
             self.multi_discrete,
             self.mixture_components,
         )
+        self._check_symmetries()
         _check(
             isinstance(self.root_sampling_uniform, (int, float, np.floating))
             and not isinstance(self.root_sampling_uniform, bool)

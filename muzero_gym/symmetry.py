@@ -10,6 +10,11 @@ games :func:`board_symmetries` knows): every position of a batch, with its K unr
 moves and targets, is kept as it is or transformed by one of the given symmetries, all
 equally likely.
 
+Other envs can declare their own symmetries: ``symmetries="env"`` reads
+``env.unwrapped.symmetries()`` (:func:`env_symmetries`), e.g. Traffic-v0's grid turned by
+180 degrees, whose intersections' requests (a ``MultiDiscrete`` action searched as one
+joint action) move with the intersections.
+
 A :class:`Symmetry` holds the transformation of a batch of observations and the
 permutation it makes of the (``Discrete``) actions. :class:`BoardTransform` builds both
 from one rotation-and-mirror of the board planes, with the permutation read off a grid of
@@ -23,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from muzero_gym.replay import ReplaySample
 
@@ -72,6 +78,83 @@ class BoardTransform:
 
     def __repr__(self) -> str:
         return f"BoardTransform(mirror={self.mirror}, rotations={self.rotations}, axes={self.axes})"
+
+
+class FeatureTransform:
+    """Gather the features of a batch of observations ``[B, *obs_shape]``, read flat:
+    feature ``j`` of the result is feature ``index[j]`` of the input. A plain class, so
+    that saved models can pickle it."""
+
+    def __init__(self, index: np.ndarray) -> None:
+        self.index = np.asarray(index, dtype=np.int64)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(x.shape[0], -1)
+        if flat.shape[1] != self.index.size:
+            raise ValueError(
+                f"FeatureTransform of {self.index.size} features got observations {x.shape}"
+            )
+        return np.ascontiguousarray(flat[:, self.index]).reshape(x.shape)
+
+    def __repr__(self) -> str:
+        return f"FeatureTransform(index of {self.index.size} features)"
+
+
+def env_symmetries(declared: Sequence[Any], action_space: spaces.Space) -> list[Symmetry]:
+    """Symmetries from an env's own declaration (``env.unwrapped.symmetries()``, as
+    :class:`muzero_gym.envs.traffic.TrafficEnv` has): ``(name, observation_index,
+    action_index)`` triples that transform by gathering, the observation (read flat) as
+    ``obs[observation_index]`` and the action as ``action[action_index]``. For
+    ``MultiDiscrete`` actions ``action_index`` gathers the dimensions (an intersection's
+    request moves with the intersection); for ``Discrete`` actions it gathers the actions
+    (the transformed action ``j`` is the action ``action_index[j]``).
+
+    :raises ValueError: for another action space, or an index that is not a permutation
+        of the dimensions (of equal sizes) or the actions
+    """
+    found = []
+    for entry in declared:
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 3):
+            raise ValueError(
+                "an env's symmetries() must give (name, observation_index, action_index) "
+                f"triples, got {entry!r}"
+            )
+        name, observation_index, action_index = entry
+        gather = np.asarray(action_index, dtype=np.int64)
+        features = np.asarray(observation_index, dtype=np.int64)
+        if not np.array_equal(np.sort(features.ravel()), np.arange(features.size)):
+            raise ValueError(
+                f"symmetry {name!r}: observation_index must be a permutation of the "
+                "observation's features"
+            )
+        if isinstance(action_space, spaces.Discrete):
+            size = int(action_space.n)
+        elif isinstance(action_space, spaces.MultiDiscrete):
+            size = int(action_space.nvec.size)
+        else:
+            raise ValueError(
+                f"env symmetries need a Discrete or MultiDiscrete action space, got {action_space}"
+            )
+        if gather.shape != (size,) or not np.array_equal(np.sort(gather), np.arange(size)):
+            raise ValueError(
+                f"symmetry {name!r}: action_index must be a permutation of range({size}), "
+                f"got {gather.tolist()}"
+            )
+        if isinstance(action_space, spaces.Discrete):
+            permutation = np.empty(size, dtype=np.int64)
+            permutation[gather] = np.arange(size)  # action gather[j] becomes action j
+        else:
+            nvec = np.asarray(action_space.nvec).reshape(-1)
+            if not np.array_equal(nvec[gather], nvec):
+                raise ValueError(
+                    f"symmetry {name!r} moves dimensions of different sizes {nvec.tolist()} "
+                    f"onto each other ({gather.tolist()})"
+                )
+            # Joint action (flattened as FlatMultiDiscreteActions does) -> transformed one.
+            parts = np.stack(np.unravel_index(np.arange(int(np.prod(nvec))), tuple(nvec)))
+            permutation = np.ravel_multi_index(tuple(parts[gather]), tuple(nvec))
+        found.append(Symmetry(FeatureTransform(features), permutation, str(name)))
+    return found
 
 
 def dihedral_symmetries(action_grid: np.ndarray, axes: tuple[int, int]) -> list[Symmetry]:

@@ -138,3 +138,39 @@ def lane_flows(
             break
         inflow = new
     return (inflow[:, None] * turning_ratios[None, :]).ravel()
+
+
+@dataclass(frozen=True)
+class GridMap:
+    """Where a symmetry of the grid sends every intersection, link, lane and entry link.
+
+    Each array maps an index to the index it is sent to (``intersection[i]`` is where
+    intersection ``i`` goes); the half-turn is its own inverse, so the same arrays gather.
+    """
+
+    name: str
+    intersection: np.ndarray  # [N] int64
+    link: np.ndarray  # [K] int64
+    lane: np.ndarray  # [L] int64
+    entry: np.ndarray  # [E] int64, positions in ``network.entry_links``
+
+
+def half_turn(network: GridNetwork) -> GridMap:
+    """The grid turned by 180 degrees: intersection ``(r, c)`` goes to
+    ``(rows - 1 - r, cols - 1 - c)``, approach N to S and E to W, and every lane keeps its
+    movement (a left turn stays a left turn). Links and entry links go along."""
+    rows, cols = network.rows, network.cols
+    index = np.arange(rows * cols)
+    r, c = np.divmod(index, cols)
+    intersection = (rows - 1 - r) * cols + (cols - 1 - c)
+    link_index = np.arange(network.num_links)
+    link = (
+        intersection[link_index // NUM_APPROACHES] * NUM_APPROACHES
+        + (link_index % NUM_APPROACHES + 2) % NUM_APPROACHES
+    )
+    lane_index = np.arange(network.num_lanes)
+    lane = link[lane_index // NUM_MOVEMENTS] * NUM_MOVEMENTS + lane_index % NUM_MOVEMENTS
+    position = np.full(network.num_links, -1, dtype=np.int64)
+    position[network.entry_links] = np.arange(network.entry_links.size)
+    entry = position[link[network.entry_links]]
+    return GridMap("half-turn", intersection, link, lane, entry)

@@ -14,6 +14,7 @@ from .network import (
     NUM_MOVEMENTS,
     build_grid,
     grid_shape_for,
+    half_turn,
     lane_flows,
     phase_green_lanes,
 )
@@ -530,6 +531,45 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ for controllers
+    def symmetries(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """The transformations of the grid that leave these dynamics unchanged, for data
+        augmentation (``MuZero(..., symmetries="env")``): ``(name, observation_index,
+        action_index)`` triples, where the transformed observation is
+        ``obs[..., observation_index]`` and the transformed action ``action[action_index]``.
+
+        Offered: the half-turn (180 degrees), when every entry link has the demand of the
+        one opposite it (the default ``(north_south, east_west)`` demand does). A quarter
+        turn swaps north-south with east-west demand (600 and 400 veh/h by default) and the
+        phases; a mirror makes left turns right turns, which discharge at a different rate
+        (``permitted_left_factor``) or in another phase: neither is offered.
+        """
+        found = []
+        for grid_map in (half_turn(self.network),):
+            if not np.allclose(self.entry_rates[grid_map.entry], self.entry_rates):
+                continue
+            # Observation block of intersection i: phases and "may change" as they are,
+            # then density and queue of its 12 lanes, each moved with its lane.
+            n, block, p = self.num_intersections, self.obs_per_intersection, self.n_phases
+            source = np.empty(n * block, dtype=np.int64)
+            lane_gather = np.empty_like(grid_map.lane)
+            lane_gather[grid_map.lane] = np.arange(grid_map.lane.size)
+            intersection_gather = np.empty_like(grid_map.intersection)
+            intersection_gather[grid_map.intersection] = np.arange(n)
+            for i in range(n):
+                from_i = intersection_gather[i]
+                source[i * block : i * block + p + 1] = from_i * block + np.arange(p + 1)
+                from_lanes = lane_gather[
+                    i * LANES_PER_INTERSECTION : (i + 1) * LANES_PER_INTERSECTION
+                ]
+                position = from_lanes % LANES_PER_INTERSECTION
+                for feature in range(2):
+                    start = i * block + p + 1 + feature * LANES_PER_INTERSECTION
+                    source[start : start + LANES_PER_INTERSECTION] = (
+                        from_i * block + p + 1 + feature * LANES_PER_INTERSECTION + position
+                    )
+            found.append((grid_map.name, source, intersection_gather))
+        return found
+
     def lane_arrival_rates(self) -> np.ndarray:
         """Mean demand at every lane's stop line, time-averaged over the profile.  # [L] veh/s"""
         mean_multiplier = float(self.demand_profile.mean())
