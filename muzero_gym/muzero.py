@@ -30,7 +30,12 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
-from muzero_gym.actions import ActionSpec, DiscreteActions, make_action_spec
+from muzero_gym.actions import (
+    ActionSpec,
+    DiscreteActions,
+    MultiDiscreteActions,
+    make_action_spec,
+)
 from muzero_gym.files import existing_file, with_default_suffix, write_atomically
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.learner import Learner, LearnerConfig
@@ -160,8 +165,8 @@ class MuZero(BaseAlgorithm):
         for the board symmetries of the games :func:`muzero_gym.symmetry.board_symmetries`
         knows (connect four, tic-tac-toe); ``"env"`` for those the env declares itself
         (``env.unwrapped.symmetries()``, see :func:`muzero_gym.symmetry.env_symmetries`;
-        Traffic-v0's half-turn); ``None``: no augmentation. ``Discrete`` actions, or
-        ``MultiDiscrete`` searched as one joint ``Discrete`` (``multi_discrete="flatten"``)
+        Traffic-v0's half-turn); ``None``: no augmentation. ``Discrete`` and
+        ``MultiDiscrete`` actions
     :param two_player: values alternate sign between turns; ``None``: detected (True for
         PettingZoo / OpenSpiel board games)
     :param stats_window_size: episodes averaged for the rollout logs
@@ -450,12 +455,12 @@ class MuZero(BaseAlgorithm):
         ):
             self.symmetries = None
             return
+        spec = self.action_spec
+        factorized = isinstance(spec, MultiDiscreteActions)
         _check(
-            isinstance(self.action_spec, DiscreteActions),
-            f"symmetries need a Discrete action space, or a MultiDiscrete one searched "
-            f"whole (multi_discrete='flatten'), got {self.action_space}",
+            isinstance(spec, DiscreteActions) or factorized,
+            f"symmetries need a Discrete or MultiDiscrete action space, got {self.action_space}",
         )
-        assert isinstance(self.action_spec, DiscreteActions)
         symmetries = self.symmetries
         if isinstance(symmetries, str):
             _check(
@@ -474,7 +479,7 @@ class MuZero(BaseAlgorithm):
                     "(it has no symmetries() method)",
                 )
                 assert callable(declare)
-                symmetries = env_symmetries(declare(), self.action_space)
+                symmetries = env_symmetries(declare(), self.action_space, factorized)
                 _check(
                     len(symmetries) > 0,
                     f'symmetries="env": {type(unwrapped).__name__} has none with these '
@@ -487,7 +492,11 @@ class MuZero(BaseAlgorithm):
                     name = spec.id if spec is not None else type(unwrapped).__name__
                 symmetries = board_symmetries(str(name))
         example = np.asarray(self.observation_space.sample())[None]
-        self._checked_symmetries = check_symmetries(symmetries, self.action_spec.n, example)
+        if isinstance(spec, MultiDiscreteActions):
+            self._checked_symmetries = check_symmetries(symmetries, 0, example, spec.nvec)
+        else:
+            assert isinstance(spec, DiscreteActions)
+            self._checked_symmetries = check_symmetries(symmetries, spec.n, example)
         self.symmetries = self._checked_symmetries
 
     def _setup_model(self) -> None:

@@ -40,12 +40,17 @@ class Symmetry:
     :param observation: maps a batch of observations ``[B, *obs_shape]`` to the
         transformed batch, of the same shape and dtype
     :param action_permutation: action ``a`` becomes ``action_permutation[a]``
+        (``Discrete`` actions, and ``MultiDiscrete`` ones searched as one joint action)
     :param name: for messages
+    :param action_dims: for ``MultiDiscrete`` actions sampled one dimension at a time
+        (``multi_discrete="factorized"``) instead: the transformed action is
+        ``action[..., action_dims]``, and ``action_permutation`` is not used
     """
 
     observation: Callable[[np.ndarray], np.ndarray]
     action_permutation: np.ndarray
     name: str = "symmetry"
+    action_dims: np.ndarray | None = None
 
 
 class BoardTransform:
@@ -100,14 +105,18 @@ class FeatureTransform:
         return f"FeatureTransform(index of {self.index.size} features)"
 
 
-def env_symmetries(declared: Sequence[Any], action_space: spaces.Space) -> list[Symmetry]:
+def env_symmetries(
+    declared: Sequence[Any], action_space: spaces.Space, factorized: bool = False
+) -> list[Symmetry]:
     """Symmetries from an env's own declaration (``env.unwrapped.symmetries()``, as
     :class:`muzero_gym.envs.traffic.TrafficEnv` has): ``(name, observation_index,
     action_index)`` triples that transform by gathering, the observation (read flat) as
     ``obs[observation_index]`` and the action as ``action[action_index]``. For
     ``MultiDiscrete`` actions ``action_index`` gathers the dimensions (an intersection's
     request moves with the intersection); for ``Discrete`` actions it gathers the actions
-    (the transformed action ``j`` is the action ``action_index[j]``).
+    (the transformed action ``j`` is the action ``action_index[j]``). ``factorized``:
+    the ``MultiDiscrete`` actions are sampled one dimension at a time, so the symmetry
+    gathers their dimensions (``action_dims``) rather than permuting joint actions.
 
     :raises ValueError: for another action space, or an index that is not a permutation
         of the dimensions (of equal sizes) or the actions
@@ -150,6 +159,9 @@ def env_symmetries(declared: Sequence[Any], action_space: spaces.Space) -> list[
                     f"symmetry {name!r} moves dimensions of different sizes {nvec.tolist()} "
                     f"onto each other ({gather.tolist()})"
                 )
+            if factorized:
+                found.append(Symmetry(FeatureTransform(features), np.arange(0), str(name), gather))
+                continue
             # Joint action (flattened as FlatMultiDiscreteActions does) -> transformed one.
             parts = np.stack(np.unravel_index(np.arange(int(np.prod(nvec))), tuple(nvec)))
             permutation = np.ravel_multi_index(tuple(parts[gather]), tuple(nvec))
@@ -200,30 +212,57 @@ def board_symmetries(name: str) -> list[Symmetry]:
 
 
 def check_symmetries(
-    symmetries: Sequence[Any], num_actions: int, example: np.ndarray
+    symmetries: Sequence[Any],
+    num_actions: int,
+    example: np.ndarray,
+    nvec: np.ndarray | None = None,
 ) -> tuple[Symmetry, ...]:
     """Refuse symmetries that do not fit the spaces: not a :class:`Symmetry`, a permutation
     that is not one of ``range(num_actions)``, or an observation map that changes the shape
-    or dtype of ``example [B, *obs_shape]``."""
+    or dtype of ``example [B, *obs_shape]``. With ``nvec`` (``MultiDiscrete`` actions
+    sampled one dimension at a time) the symmetries must give ``action_dims`` instead: a
+    permutation of the dimensions that moves each onto one of the same size."""
     checked = []
     for symmetry in symmetries:
         if not isinstance(symmetry, Symmetry):
             raise ValueError(f"symmetries must hold muzero_gym.Symmetry objects, got {symmetry!r}")
-        permutation = np.asarray(symmetry.action_permutation)
-        if permutation.shape != (num_actions,) or not np.array_equal(
-            np.sort(permutation), np.arange(num_actions)
-        ):
-            raise ValueError(
-                f"symmetry {symmetry.name!r}: action_permutation must be a permutation of "
-                f"the {num_actions} actions, got {permutation.tolist()}"
-            )
+        if nvec is not None:
+            sizes = np.asarray(nvec).reshape(-1)
+            dims = None if symmetry.action_dims is None else np.asarray(symmetry.action_dims)
+            if (
+                dims is None
+                or dims.shape != sizes.shape
+                or not np.array_equal(np.sort(dims), np.arange(sizes.size))
+                or not np.array_equal(sizes[dims], sizes)
+            ):
+                raise ValueError(
+                    f"symmetry {symmetry.name!r}: MultiDiscrete{sizes.tolist()} actions "
+                    "sampled one dimension at a time need action_dims, a permutation of "
+                    f"the dimensions between equal sizes; got {symmetry.action_dims}"
+                )
+            fitted = replace(symmetry, action_dims=dims.astype(np.int64))
+        else:
+            if symmetry.action_dims is not None:
+                raise ValueError(
+                    f"symmetry {symmetry.name!r} gives action_dims, which apply to "
+                    "MultiDiscrete actions sampled one dimension at a time only"
+                )
+            permutation = np.asarray(symmetry.action_permutation)
+            if permutation.shape != (num_actions,) or not np.array_equal(
+                np.sort(permutation), np.arange(num_actions)
+            ):
+                raise ValueError(
+                    f"symmetry {symmetry.name!r}: action_permutation must be a permutation "
+                    f"of the {num_actions} actions, got {permutation.tolist()}"
+                )
+            fitted = replace(symmetry, action_permutation=permutation.astype(np.int64))
         moved = np.asarray(symmetry.observation(example))
         if moved.shape != example.shape or moved.dtype != example.dtype:
             raise ValueError(
                 f"symmetry {symmetry.name!r} maps observations {example.shape} {example.dtype} "
                 f"to {moved.shape} {moved.dtype}; it must keep their shape and dtype"
             )
-        checked.append(replace(symmetry, action_permutation=permutation.astype(np.int64)))
+        checked.append(fitted)
     return tuple(checked)
 
 
@@ -251,12 +290,18 @@ def augment(
             continue
         permutation = symmetry.action_permutation
         observations[rows] = symmetry.observation(observations[rows])
-        actions[rows] = permutation[actions[rows]]
-        if candidates is None:
+        if symmetry.action_dims is not None:  # vector actions: their dimensions move
+            dims = symmetry.action_dims
+            actions[rows] = actions[rows][..., dims]
+            if candidates is not None:
+                candidates[rows] = candidates[rows][..., dims]
+        elif candidates is None:
+            actions[rows] = permutation[actions[rows]]
             moved = np.empty_like(policies[rows])
             moved[..., permutation] = policies[rows]
             policies[rows] = moved
         else:
+            actions[rows] = permutation[actions[rows]]
             candidates[rows] = permutation[candidates[rows]]
         if nexts is not None:
             flat = nexts[rows].reshape(-1, *nexts.shape[2:])

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from muzero_gym import MuZero
+from muzero_gym import MuZero, Symmetry
 from muzero_gym.actions import FlatMultiDiscreteActions
-from muzero_gym.symmetry import FeatureTransform, env_symmetries
+from muzero_gym.replay import ReplaySample
+from muzero_gym.symmetry import FeatureTransform, augment, env_symmetries
 
 TINY: dict[str, Any] = dict(
     num_simulations=4, batch_size=16, buffer_size=1_000, learning_starts=40, support_size=3,
@@ -91,5 +92,61 @@ def test_env_symmetries_are_checked_at_the_boundary() -> None:
     asymmetric = gym.make("Traffic-v0", demand=[600.0] + [400.0] * 7)
     with pytest.raises(ValueError, match="has none with these settings"):
         MuZero("MlpPolicy", asymmetric, symmetries="env")
-    with pytest.raises(ValueError, match="searched whole"):
-        MuZero("MlpPolicy", "Traffic-v0", symmetries="env", multi_discrete="factorized")
+    MuZero("MlpPolicy", "Pendulum-v1", symmetries=[])  # none: nothing to check
+    with pytest.raises(ValueError, match="Discrete or MultiDiscrete action space"):
+        MuZero("MlpPolicy", "Pendulum-v1", symmetries="env")
+    joint = Symmetry(FeatureTransform(np.arange(108)), np.arange(16)[::-1], "joint")
+    with pytest.raises(ValueError, match="need action_dims"):
+        MuZero("MlpPolicy", "Traffic-v0", symmetries=[joint], multi_discrete="factorized")
+    dims = Symmetry(FeatureTransform(np.arange(108)), np.arange(0), "dims", np.arange(4))
+    with pytest.raises(ValueError, match="apply to MultiDiscrete actions sampled"):
+        MuZero("MlpPolicy", "Traffic-v0", symmetries=[dims])
+
+
+def test_factorized_actions_move_their_dimensions_in_the_unroll_and_the_candidates() -> None:
+    """Traffic10-v0's entry samples one request per intersection: the half-turn must move
+    the requests with the intersections in the unrolled actions and the candidates the
+    search policy is over, and leave that policy's weights where they are."""
+    model = MuZero(
+        "MlpPolicy", gym.make("Traffic-v0", num_intersections=10), seed=0,
+        symmetries="env", num_sampled_actions=6, **TINY,
+    )  # fmt: skip
+    (turn,) = model.learner.config.symmetries
+    np.testing.assert_array_equal(turn.action_dims, np.arange(10)[::-1])
+    rng = np.random.default_rng(0)
+    batch, unroll = 300, 2
+    sample = ReplaySample(
+        slots=np.arange(batch),
+        observations=rng.random((batch, 270), dtype=np.float32),
+        actions=rng.integers(2, size=(batch, unroll, 10)),
+        target_rewards=np.zeros((batch, unroll), np.float32),
+        reward_mask=np.ones((batch, unroll), np.float32),
+        target_policies=rng.dirichlet(np.ones(6), size=(batch, unroll + 1)).astype(np.float32),
+        policy_mask=np.ones((batch, unroll + 1), np.float32),
+        value_prefix=np.zeros((batch, unroll + 1), np.float32),
+        bootstrap_slots=np.zeros((batch, unroll + 1), np.int64),
+        bootstrap_scale=np.ones((batch, unroll + 1), np.float32),
+        value_mask=np.ones((batch, unroll + 1), np.float32),
+        unroll_slots=np.zeros((batch, unroll + 1), np.int64),
+        weights=np.ones(batch, np.float32),
+        target_candidates=rng.integers(2, size=(batch, unroll + 1, 6, 10)),
+    )
+    out, _ = augment(sample, None, [turn], np.random.default_rng(1))
+    assert out.target_candidates is not None and sample.target_candidates is not None
+    turned = np.array(
+        [
+            not np.array_equal(o, s)
+            for o, s in zip(out.observations, sample.observations, strict=True)
+        ]
+    )
+    assert 100 < turned.sum() < 200
+    index = turn.observation.index  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(out.observations[turned], sample.observations[turned][:, index])
+    np.testing.assert_array_equal(out.actions[turned], sample.actions[turned][..., ::-1])
+    np.testing.assert_array_equal(
+        out.target_candidates[turned], sample.target_candidates[turned][..., ::-1]
+    )
+    np.testing.assert_array_equal(out.actions[~turned], sample.actions[~turned])
+    np.testing.assert_array_equal(out.target_policies, sample.target_policies)
+    model.learn(60)
+    assert model._n_updates > 0
