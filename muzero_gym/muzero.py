@@ -479,6 +479,15 @@ class MuZero(BaseAlgorithm):
                     "(it has no symmetries() method)",
                 )
                 assert callable(declare)
+                _check(
+                    unwrapped.observation_space == self.observation_space
+                    and unwrapped.action_space == self.action_space,
+                    f'symmetries="env": a wrapper changes the spaces of '
+                    f"{type(unwrapped).__name__} ({unwrapped.observation_space}, "
+                    f"{unwrapped.action_space} -> {self.observation_space}, "
+                    f"{self.action_space}), so its own symmetries may not hold; pass "
+                    "symmetries=[Symmetry(...), ...] for the wrapped env",
+                )
                 symmetries = env_symmetries(declare(), self.action_space, factorized)
                 _check(
                     len(symmetries) > 0,

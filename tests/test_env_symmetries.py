@@ -92,6 +92,13 @@ def test_env_symmetries_are_checked_at_the_boundary() -> None:
     asymmetric = gym.make("Traffic-v0", demand=[600.0] + [400.0] * 7)
     with pytest.raises(ValueError, match="has none with these settings"):
         MuZero("MlpPolicy", asymmetric, symmetries="env")
+    flattened = gym.wrappers.TransformObservation(
+        gym.make("Traffic-v0"),
+        lambda obs: obs[:100],
+        gym.spaces.Box(0.0, 1.0, (100,), np.float32),
+    )
+    with pytest.raises(ValueError, match="a wrapper changes the spaces of TrafficEnv"):
+        MuZero("MlpPolicy", flattened, symmetries="env")
     MuZero("MlpPolicy", "Pendulum-v1", symmetries=[])  # none: nothing to check
     with pytest.raises(ValueError, match="Discrete or MultiDiscrete action space"):
         MuZero("MlpPolicy", "Pendulum-v1", symmetries="env")
