@@ -834,3 +834,32 @@ def test_evaluation_reports_the_last_step_and_the_success_rate() -> None:
     assert point["success_rate"] == pytest.approx(0.75)
     cartpole = DummyVecEnv([lambda: gym.make("CartPole-v1")])
     assert "success_rate" not in protocol.evaluate(_ZeroPolicy(), cartpole, 0, None)
+
+
+def test_traffic_paired_compares_the_same_episodes(tmp_path: Path, capsys) -> None:
+    from benchmarks import traffic_paired
+
+    decide = {
+        "first_seed": 10,
+        "rows": [
+            {"variant": "search", "waiting_time_by_episode": [6.0, 7.0, 8.0]},
+            {"variant": "policy mode", "waiting_time_by_episode": [6.5, 6.5, 6.5]},
+        ],
+    }
+    (tmp_path / "d.json").write_text(json.dumps(decide))
+    lines = ["controller,seed,mean_waiting_time"]
+    lines += [f"max-pressure,{s},{v}" for s, v in zip((10, 11, 12), (5.0, 7.5, 7.0), strict=True)]
+    lines += [f"fixed-time,{s},9.0" for s in (10, 11, 13)]
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    _, first = traffic_paired.load_side(str(tmp_path / "d.json"))
+    _, second = traffic_paired.load_side(f"{tmp_path / 'c.csv'}:max-pressure")
+    result = traffic_paired.paired(first, second)
+    assert result["difference"] == pytest.approx(0.5)  # (1.0 - 0.5 + 1.0) / 3
+    assert result["standard_error"] == pytest.approx(np.std([1.0, -0.5, 1.0], ddof=1) / 3**0.5)
+    assert result["first_better"] == 1
+    traffic_paired.main([f"{tmp_path / 'd.json'}:policy mode", str(tmp_path / "d.json")])
+    assert "-0.50   0.58  2 / 3" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="different episodes"):
+        traffic_paired.main([str(tmp_path / "d.json"), f"{tmp_path / 'c.csv'}:fixed-time"])
+    with pytest.raises(SystemExit, match="no variant 'search\\+mode'"):
+        traffic_paired.load_side(f"{tmp_path / 'd.json'}:search+mode")
