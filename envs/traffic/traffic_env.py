@@ -550,23 +550,19 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             # Observation block of intersection i: phases and "may change" as they are,
             # then density and queue of its 12 lanes, each moved with its lane.
             n, block, p = self.num_intersections, self.obs_per_intersection, self.n_phases
-            source = np.empty(n * block, dtype=np.int64)
             lane_gather = np.empty_like(grid_map.lane)
             lane_gather[grid_map.lane] = np.arange(grid_map.lane.size)
             intersection_gather = np.empty_like(grid_map.intersection)
             intersection_gather[grid_map.intersection] = np.arange(n)
-            for i in range(n):
-                from_i = intersection_gather[i]
-                source[i * block : i * block + p + 1] = from_i * block + np.arange(p + 1)
-                from_lanes = lane_gather[
-                    i * LANES_PER_INTERSECTION : (i + 1) * LANES_PER_INTERSECTION
-                ]
-                position = from_lanes % LANES_PER_INTERSECTION
-                for feature in range(2):
-                    start = i * block + p + 1 + feature * LANES_PER_INTERSECTION
-                    source[start : start + LANES_PER_INTERSECTION] = (
-                        from_i * block + p + 1 + feature * LANES_PER_INTERSECTION + position
-                    )
+            source = np.arange(n * block).reshape(n, block)[intersection_gather]
+            lanes = lane_gather.reshape(n, LANES_PER_INTERSECTION)
+            lane_feature = (
+                lanes // LANES_PER_INTERSECTION
+            ) * block + lanes % LANES_PER_INTERSECTION
+            for feature in range(2):
+                start = p + 1 + feature * LANES_PER_INTERSECTION
+                source[:, start : start + LANES_PER_INTERSECTION] = lane_feature + start
+            source = source.ravel()
             found.append((grid_map.name, source, intersection_gather))
         return found
 
