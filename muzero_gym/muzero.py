@@ -167,6 +167,16 @@ class MuZero(BaseAlgorithm):
         (``env.unwrapped.symmetries()``, see :func:`muzero_gym.symmetry.env_symmetries`;
         Traffic-v0's half-turn); ``None``: no augmentation. ``Discrete`` and
         ``MultiDiscrete`` actions
+    :param average_symmetries: ``predict`` searches the observation and its image under
+        each of ``symmetries`` (one batch) and plays the action they rate best together,
+        each search's figures moved back onto the observation's actions: the mean log of
+        Gumbel's improved policies (``search="gumbel"``; sampled from their normalised
+        geometric mean when not ``deterministic``) or the summed visit counts (pUCT), as
+        AlphaGo evaluated a position over the board's symmetries. One search per symmetry
+        more per move; training, self-play and Reanalyze are unchanged, so it can be
+        switched on for evaluation only: ``MuZero.load(path, average_symmetries=True)``.
+        Needs ``symmetries`` and actions searched whole (``Discrete``, or
+        ``MultiDiscrete`` flattened)
     :param two_player: values alternate sign between turns; ``None``: detected (True for
         PettingZoo / OpenSpiel board games)
     :param stats_window_size: episodes averaged for the rollout logs
@@ -178,6 +188,8 @@ class MuZero(BaseAlgorithm):
     :param _init_setup_model: build the networks now (SB3 convention)
     """
 
+    # Models saved before the option existed load with it off.
+    average_symmetries: bool = False
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
         "CnnPolicy": CnnPolicy,
@@ -231,6 +243,7 @@ class MuZero(BaseAlgorithm):
         max_grad_norm: float | None = 5.0,
         mixed_precision: bool = False,
         symmetries: Sequence[Symmetry] | str | None = None,
+        average_symmetries: bool = False,
         two_player: bool | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -333,6 +346,7 @@ class MuZero(BaseAlgorithm):
         self.max_grad_norm = max_grad_norm
         self.mixed_precision = mixed_precision
         self.symmetries = symmetries
+        self.average_symmetries = average_symmetries
         self.two_player = detected_two_player if two_player is None else bool(two_player)
         self._n_updates = 0
         self._update_budget = 0.0
@@ -521,6 +535,20 @@ class MuZero(BaseAlgorithm):
         )
         self._check_symmetries()
         _check(
+            isinstance(self.average_symmetries, (bool, np.bool_)),
+            f"average_symmetries must be True or False, got {self.average_symmetries!r}",
+        )
+        if self.average_symmetries:
+            _check(
+                len(self._checked_symmetries) > 0,
+                "average_symmetries=True needs symmetries (e.g. symmetries='env' or 'board')",
+            )
+            _check(
+                self.action_spec.enumerated,
+                "average_symmetries=True needs actions searched whole (Discrete, or "
+                f"MultiDiscrete flattened), not sampled ones ({self.action_space} here)",
+            )
+        _check(
             isinstance(self.root_sampling_uniform, (int, float, np.floating))
             and not isinstance(self.root_sampling_uniform, bool)
             and 0.0 <= self.root_sampling_uniform <= 1.0,
@@ -687,6 +715,54 @@ class MuZero(BaseAlgorithm):
     ) -> SearchResult:
         return self._search(observations, legal_actions, add_exploration_noise=False)
 
+    def _symmetric_slots(
+        self,
+        observations: np.ndarray,
+        legal_actions: np.ndarray | None,
+        temperature: float,
+        deterministic: bool,
+    ) -> np.ndarray:
+        """Actions ``[B]`` from one search of each observation and of its image under each
+        symmetry, their figures moved back onto the observation's actions and combined
+        (``average_symmetries``)."""
+        symmetries = self._checked_symmetries
+        batch = len(observations)
+        views = [observations] + [s.observation(observations) for s in symmetries]
+        legal = None
+        if legal_actions is not None:
+            legal_views = [legal_actions]
+            for symmetry in symmetries:
+                moved = np.empty_like(legal_actions)
+                moved[:, symmetry.action_permutation] = legal_actions
+                legal_views.append(moved)
+            legal = np.concatenate(legal_views)
+        result = self._search(np.concatenate(views), legal, add_exploration_noise=False)
+
+        def summed(figures: np.ndarray) -> np.ndarray:
+            # Action a of the observation is action permutation[a] of a symmetry's image.
+            figures = np.asarray(figures, dtype=np.float64)
+            total = figures[:batch].copy()
+            for index, symmetry in enumerate(symmetries, start=1):
+                rows = figures[index * batch : (index + 1) * batch]
+                total += rows[:, symmetry.action_permutation]
+            return total
+
+        views_count = len(symmetries) + 1
+        if self.search != "gumbel":
+            visits = summed(result.visit_counts)
+            if not deterministic:
+                return select_actions(visits, temperature, self._rng, deterministic)
+            # The most visited move; ties (whole counts) go to the larger summed prior,
+            # which adds less than one visit.
+            return (visits + summed(result.prior) / (2.0 * views_count)).argmax(axis=1)
+        score = summed(np.log(np.maximum(result.policy_target, 1e-30))) / views_count
+        if legal_actions is not None:
+            score = np.where(legal_actions, score, -np.inf)
+        if deterministic:
+            return score.argmax(axis=1)
+        # A sample from the normalised geometric mean of the improved policies.
+        return select_actions(np.exp(score - score.max(axis=1, keepdims=True)), 1.0, self._rng)
+
     def _choose(
         self,
         result: SearchResult,
@@ -771,6 +847,11 @@ class MuZero(BaseAlgorithm):
             raise ValueError(
                 "this model plays a board game: pass action_masks=... (the legal moves) to predict"
             )
+        temperature = self.temperature(self._current_progress_remaining)
+        if self.average_symmetries:
+            slots = self._symmetric_slots(obs, legal, temperature, deterministic)
+            actions = self.action_spec.to_env(slots)
+            return (actions if vectorized else actions.squeeze(axis=0)), state
         # Gumbel MuZero samples through its Gumbel noise; pUCT through the visit counts.
         noise = self.search == "gumbel" and not deterministic
         mode = self.mode_candidate != "never"
@@ -784,7 +865,6 @@ class MuZero(BaseAlgorithm):
                 result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
         else:
             result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
-        temperature = self.temperature(self._current_progress_remaining)
         actions = self.action_spec.to_env(self._choose(result, temperature, deterministic))
         if not vectorized:
             actions = actions.squeeze(axis=0)

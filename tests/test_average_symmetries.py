@@ -1,0 +1,162 @@
+"""``average_symmetries``: ``predict`` searches an observation and its images under the
+symmetries together, so its choice moves with the board (equivariance), stays legal, and
+is refused where it cannot apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import muzero_gym.envs  # noqa: F401  (registers Traffic-v0)
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from muzero_gym import MuZero
+from muzero_gym.symmetry import BoardTransform, Symmetry
+
+TINY: dict[str, Any] = dict(
+    num_simulations=12, batch_size=16, buffer_size=1_000, learning_starts=40, support_size=3,
+    unroll_steps=2, policy_kwargs=dict(hidden_dim=16, net_arch=[32]),
+)  # fmt: skip
+
+
+class GridEnv(gym.Env):
+    """A 3 x 3 grid of random numbers; pointing at the largest pays 1. Its rules do not
+    change when the grid is turned."""
+
+    observation_space = spaces.Box(0.0, 1.0, (3, 3), np.float32)
+    action_space = spaces.Discrete(9)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._grid = self.np_random.random((3, 3), dtype=np.float32)
+        self._steps = 0
+        return self._grid.copy(), {}
+
+    def step(self, action):
+        reward = float(int(action) == int(self._grid.argmax()))
+        self._grid = self.np_random.random((3, 3), dtype=np.float32)
+        self._steps += 1
+        return self._grid.copy(), reward, False, self._steps >= 20, {}
+
+
+def quarter_turns() -> list[Symmetry]:
+    """Turns by 90, 180 and 270 degrees: with the identity, a group, and not made of
+    involutions only, so a permutation applied the wrong way round shows."""
+    grid = np.arange(9).reshape(3, 3)
+    return [
+        BoardTransform(False, turns, (-2, -1)).symmetry(grid, f"turn {turns}")
+        for turns in (1, 2, 3)
+    ]
+
+
+def random_model(search: str = "gumbel") -> MuZero:
+    """A model of the grid whose network gives every move its own prior and value (an
+    untrained one starts with a uniform prior, where every search ties)."""
+    model = MuZero(
+        "MlpPolicy", GridEnv(), seed=0, search=search, symmetries=quarter_turns(),
+        average_symmetries=True, **TINY,
+    )  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.policy.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    return model
+
+
+def observations(count: int) -> np.ndarray:
+    return np.random.default_rng(1).random((count, 3, 3), dtype=np.float32)
+
+
+def mismatches(model: MuZero, obs: np.ndarray, masks: np.ndarray | None = None) -> int:
+    """How often the choice for a turned grid is not the turned choice for the grid."""
+    chosen, _ = model.predict(obs, deterministic=True, action_masks=masks)
+    count = 0
+    for symmetry in model.symmetries:
+        turned_masks = None
+        if masks is not None:
+            turned_masks = np.empty_like(masks)
+            turned_masks[:, symmetry.action_permutation] = masks
+        moved, _ = model.predict(
+            symmetry.observation(obs), deterministic=True, action_masks=turned_masks
+        )
+        count += int((moved != symmetry.action_permutation[chosen]).sum())
+    return count
+
+
+@pytest.mark.parametrize("search", ["gumbel", "muzero"])
+def test_averaged_choice_turns_with_the_grid(search: str) -> None:
+    model = random_model(search)
+    obs = observations(32)
+    assert mismatches(model, obs) == 0
+    # The same untrained network searched on one view only does not turn with the grid:
+    # the check above can fail.
+    model.average_symmetries = False
+    assert mismatches(model, obs) > 0
+
+
+@pytest.mark.parametrize("search", ["gumbel", "muzero"])
+def test_averaged_choice_respects_the_legal_moves(search: str) -> None:
+    model = random_model(search)
+    obs = observations(32)
+    masks = np.random.default_rng(2).random((32, 9)) < 0.4
+    masks[np.arange(32), np.random.default_rng(3).integers(9, size=32)] = True
+    for deterministic in (True, False):
+        chosen, _ = model.predict(obs, deterministic=deterministic, action_masks=masks)
+        assert masks[np.arange(32), chosen].all()
+    assert mismatches(model, obs, masks) == 0
+
+
+def test_sampled_choices_follow_the_combined_policy() -> None:
+    model = random_model()
+    obs = np.repeat(observations(1), 400, axis=0)
+    best, _ = model.predict(obs[:1], deterministic=True)
+    drawn, _ = model.predict(obs, deterministic=False)
+    counts = np.bincount(drawn, minlength=9)
+    assert counts.argmax() == best[0]
+    assert (counts > 0).sum() > 1  # a sample, not the argmax again
+
+
+def test_traffic_half_turn_average_is_equivariant_and_loads_on(tmp_path: Path) -> None:
+    env = gym.make("Traffic-v0")
+    model = MuZero("MlpPolicy", env, seed=0, symmetries="env", **TINY)
+    model.learn(60)
+    path = tmp_path / "traffic.zip"
+    model.save(path)
+    loaded = MuZero.load(path, average_symmetries=True)
+    assert loaded.average_symmetries is True
+    obs = np.stack([env.reset(seed=seed)[0] for seed in range(4)])
+    for _ in range(30):  # queues build up
+        obs = np.stack([env.step(env.action_space.sample())[0] for _ in range(4)])
+    ((_, observation_index, action_index),) = env.unwrapped.symmetries()
+    chosen, _ = loaded.predict(obs, deterministic=True)
+    turned, _ = loaded.predict(obs[:, observation_index], deterministic=True)
+    # The env's own map of the requests: the turned grid gets the turned requests.
+    np.testing.assert_array_equal(turned, chosen[:, action_index])
+    # Saved with the option on, it loads with it on.
+    loaded.save(tmp_path / "averaged.zip")
+    assert MuZero.load(tmp_path / "averaged.zip").average_symmetries is True
+
+
+@pytest.mark.parametrize(
+    ("env_id", "env_kwargs", "kwargs", "match"),
+    [
+        ("CartPole-v1", {}, {}, "needs symmetries"),
+        ("Traffic-v0", {}, {"symmetries": "env", "average_symmetries": 1}, "True or False"),
+        (
+            "Traffic-v0",
+            {"num_intersections": 10},
+            {"symmetries": "env", "multi_discrete": "factorized"},
+            "searched whole",
+        ),
+    ],
+)  # fmt: skip
+def test_average_symmetries_is_refused_where_it_cannot_apply(
+    env_id: str, env_kwargs: dict, kwargs: dict, match: str
+) -> None:
+    settings = {"average_symmetries": True, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        MuZero("MlpPolicy", gym.make(env_id, **env_kwargs), **settings, **TINY)
