@@ -30,7 +30,9 @@ decision (with ``RelativePhaseAction``, request 1; with absolute requests, a req
 another phase than the current one).
 
 ``--override`` changes the model's search settings for these episodes only (e.g. more
-simulations or sampled actions than in training).
+simulations or sampled actions than in training, or ``{"symmetries": "env",
+"average_symmetries": true}`` to search each position and its half-turn together with a
+model trained without them).
 
     python -m benchmarks.traffic_decide --model runs/Traffic10-v0_seed0.zip --episodes 20
     python -m benchmarks.traffic_decide --model M --override '{"num_simulations": 200}'
@@ -187,7 +189,12 @@ def main(argv: list[str] | None = None) -> None:
     env_wrapper = None if args.env_wrapper is None else json.loads(args.env_wrapper)
     torch.set_num_threads(1)
     override = json.loads(args.override)
-    model = MuZero.load(args.model, **override)
+    env = None
+    if "symmetries" in override:  # symmetries "env" are read from the env
+        run, _ = load_hyperparams("muzero", args.env)
+        wrapper = run.get("env_wrapper") if env_wrapper is None else (env_wrapper or None)
+        env = make_envs(args.env, 1, args.first_seed, wrapper)
+    model = MuZero.load(args.model, env=env, **override)
     weight = model.mode_weight if args.mode_weight is None else args.mode_weight
     print(f"{args.model} on {args.env}, {args.episodes} episodes from seed {args.first_seed}")
     if override:

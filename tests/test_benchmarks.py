@@ -568,6 +568,29 @@ def test_traffic_decide_plays_search_mode_and_policy(tmp_path: Path) -> None:
         traffic_decide.play(model, "Traffic-v0", "search", 1, 10_000)
 
 
+def test_traffic_decide_searches_both_orientations_of_a_model_trained_without(
+    tmp_path: Path,
+) -> None:
+    from benchmarks import traffic_decide
+    from muzero_gym import MuZero
+
+    env = protocol.make_envs("Traffic-v0", 1, 0, None)
+    model = MuZero(
+        "MlpPolicy", env, seed=0, num_simulations=2,
+        policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+    )  # fmt: skip
+    model.save(tmp_path / "m.zip")
+    out = tmp_path / "decide.json"
+    traffic_decide.main([
+        "--env", "Traffic-v0", "--model", str(tmp_path / "m.zip"), "--episodes", "1",
+        "--variants", "search", "--json", str(out),
+        "--override", '{"symmetries": "env", "average_symmetries": true}',
+    ])  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["override"] == {"symmetries": "env", "average_symmetries": True}
+    assert report["rows"][0]["mean_waiting_time"] > 0.0
+
+
 def test_train_speed_times_gradient_steps() -> None:
     from benchmarks import train_speed
 
