@@ -172,11 +172,11 @@ class MuZero(BaseAlgorithm):
         each search's figures moved back onto the observation's actions: the mean log of
         Gumbel's improved policies (``search="gumbel"``; sampled from their normalised
         geometric mean when not ``deterministic``) or the summed visit counts (pUCT), as
-        AlphaGo evaluated a position over the board's symmetries. One search per symmetry
-        more per move; training, self-play and Reanalyze are unchanged, so it can be
-        switched on for evaluation only: ``MuZero.load(path, average_symmetries=True)``.
-        Needs ``symmetries`` and actions searched whole (``Discrete``, or
-        ``MultiDiscrete`` flattened)
+        AlphaGo evaluated a position over the board's symmetries. With sampled actions
+        the candidates are sampled once, at the observation, and moved into each image.
+        One search per symmetry more per move; training, self-play and Reanalyze are
+        unchanged, so it can be switched on for evaluation only:
+        ``MuZero.load(path, average_symmetries=True)``. Needs ``symmetries``
     :param two_player: values alternate sign between turns; ``None``: detected (True for
         PettingZoo / OpenSpiel board games)
     :param stats_window_size: episodes averaged for the rollout logs
@@ -543,11 +543,6 @@ class MuZero(BaseAlgorithm):
                 len(self._checked_symmetries) > 0,
                 "average_symmetries=True needs symmetries (e.g. symmetries='env' or 'board')",
             )
-            _check(
-                self.action_spec.enumerated,
-                "average_symmetries=True needs actions searched whole (Discrete, or "
-                f"MultiDiscrete flattened), not sampled ones ({self.action_space} here)",
-            )
         _check(
             isinstance(self.root_sampling_uniform, (int, float, np.floating))
             and not isinstance(self.root_sampling_uniform, bool)
@@ -669,27 +664,41 @@ class MuZero(BaseAlgorithm):
         legal_actions: np.ndarray | None,
         add_exploration_noise: bool,
         include_mode: bool | None = None,
+        symmetries: Sequence[Symmetry] = (),
     ) -> SearchResult:
         """Batched search from raw observations ``[B, ...]``.
 
         :param legal_actions: ``[B, mask_dim]`` legal moves (``Discrete`` actions), or None
         :param include_mode: the root's first sampled candidate is the policy's mode;
             None: as ``mode_candidate`` sets it for self-play and Reanalyze
+        :param symmetries: also search the observations' images under these: the result
+            holds ``B`` rows for the observations, then ``B`` for each symmetry. With
+            sampled actions every image searches the candidates sampled at its
+            observation, moved with it, so that their slots correspond
         """
         if include_mode is None:
             include_mode = self.mode_candidate == "always"
         if legal_actions is not None and legal_actions.shape[-1] == 0:
             legal_actions = None
-        obs = torch.as_tensor(observations, device=self.device)
+        images = [observations] + [s.observation(observations) for s in symmetries]
+        obs = torch.as_tensor(np.concatenate(images), device=self.device)
         with torch.inference_mode():
             if self.action_spec.enumerated:
                 root = self.policy.search_root(obs)
+                if legal_actions is not None and symmetries:
+                    legal_images = [legal_actions]
+                    for symmetry in symmetries:
+                        moved = np.empty_like(legal_actions)
+                        moved[:, symmetry.action_permutation] = legal_actions
+                        legal_images.append(moved)
+                    legal_actions = np.concatenate(legal_images)
             else:
                 # Candidates are sampled among the legal moves; the search sees slots.
                 explore = self.root_sampling_uniform if add_exploration_noise else 0.0
                 root = self.policy.search_root(
-                    obs, legal_actions, explore, include_mode, float(self.mode_weight)
-                )
+                    obs, legal_actions, explore, include_mode, float(self.mode_weight),
+                    [s.move_actions for s in symmetries],
+                )  # fmt: skip
                 legal_actions = None
             if self.search == "gumbel":
                 return gumbel_search(
@@ -715,53 +724,57 @@ class MuZero(BaseAlgorithm):
     ) -> SearchResult:
         return self._search(observations, legal_actions, add_exploration_noise=False)
 
-    def _symmetric_slots(
+    def _symmetric_actions(
         self,
         observations: np.ndarray,
         legal_actions: np.ndarray | None,
         temperature: float,
         deterministic: bool,
+        include_mode: bool,
     ) -> np.ndarray:
-        """Actions ``[B]`` from one search of each observation and of its image under each
-        symmetry, their figures moved back onto the observation's actions and combined
+        """Actions ``[B, *action_shape]`` (as the replay stores them) from one search of
+        each observation and of its image under each symmetry, their figures moved back
+        onto the observation's actions (or, sampled, its candidates' slots) and combined
         (``average_symmetries``)."""
         symmetries = self._checked_symmetries
         batch = len(observations)
-        views = [observations] + [s.observation(observations) for s in symmetries]
-        legal = None
-        if legal_actions is not None:
-            legal_views = [legal_actions]
-            for symmetry in symmetries:
-                moved = np.empty_like(legal_actions)
-                moved[:, symmetry.action_permutation] = legal_actions
-                legal_views.append(moved)
-            legal = np.concatenate(legal_views)
-        result = self._search(np.concatenate(views), legal, add_exploration_noise=False)
+        result = self._search(
+            observations, legal_actions, False, include_mode, symmetries=symmetries
+        )
+        enumerated = result.candidates is None
 
         def summed(figures: np.ndarray) -> np.ndarray:
-            # Action a of the observation is action permutation[a] of a symmetry's image.
+            # Action a of the observation is action permutation[a] of a symmetry's image;
+            # sampled slots correspond as they are.
             figures = np.asarray(figures, dtype=np.float64)
             total = figures[:batch].copy()
             for index, symmetry in enumerate(symmetries, start=1):
                 rows = figures[index * batch : (index + 1) * batch]
-                total += rows[:, symmetry.action_permutation]
+                total += rows[:, symmetry.action_permutation] if enumerated else rows
             return total
 
-        views_count = len(symmetries) + 1
+        views = len(symmetries) + 1
         if self.search != "gumbel":
             visits = summed(result.visit_counts)
             if not deterministic:
-                return select_actions(visits, temperature, self._rng, deterministic)
-            # The most visited move; ties (whole counts) go to the larger summed prior,
-            # which adds less than one visit.
-            return (visits + summed(result.prior) / (2.0 * views_count)).argmax(axis=1)
-        score = summed(np.log(np.maximum(result.policy_target, 1e-30))) / views_count
-        if legal_actions is not None:
-            score = np.where(legal_actions, score, -np.inf)
-        if deterministic:
-            return score.argmax(axis=1)
-        # A sample from the normalised geometric mean of the improved policies.
-        return select_actions(np.exp(score - score.max(axis=1, keepdims=True)), 1.0, self._rng)
+                slots = select_actions(visits, temperature, self._rng, deterministic)
+            else:
+                # The most visited; ties (whole counts) go to the larger summed prior,
+                # which adds less than one visit.
+                slots = (visits + summed(result.prior) / (2.0 * views)).argmax(axis=1)
+        else:
+            score = summed(np.log(np.maximum(result.policy_target, 1e-30))) / views
+            if legal_actions is not None and enumerated:
+                score = np.where(legal_actions, score, -np.inf)
+            if deterministic:
+                slots = score.argmax(axis=1)
+            else:  # a sample from the normalised geometric mean of the improved policies
+                probs = np.exp(score - score.max(axis=1, keepdims=True))
+                slots = select_actions(probs, 1.0, self._rng)
+        if enumerated:
+            return slots
+        assert result.candidates is not None
+        return result.candidates[np.arange(batch), slots]
 
     def _choose(
         self,
@@ -848,13 +861,16 @@ class MuZero(BaseAlgorithm):
                 "this model plays a board game: pass action_masks=... (the legal moves) to predict"
             )
         temperature = self.temperature(self._current_progress_remaining)
-        if self.average_symmetries:
-            slots = self._symmetric_slots(obs, legal, temperature, deterministic)
-            actions = self.action_spec.to_env(slots)
-            return (actions if vectorized else actions.squeeze(axis=0)), state
         # Gumbel MuZero samples through its Gumbel noise; pUCT through the visit counts.
         noise = self.search == "gumbel" and not deterministic
         mode = self.mode_candidate != "never"
+
+        def choose() -> np.ndarray:
+            if self.average_symmetries:
+                return self._symmetric_actions(obs, legal, temperature, deterministic, mode)
+            result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
+            return self._choose(result, temperature, deterministic)
+
         if deterministic and not self.action_spec.enumerated:
             # Sampled candidates come from a fixed seed here, so that a deterministic
             # prediction is a function of the observation (and global RNGs are untouched).
@@ -862,10 +878,10 @@ class MuZero(BaseAlgorithm):
             devices = [self.device.index or 0] if cuda else []
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(0)
-                result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
+                chosen = choose()
         else:
-            result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
-        actions = self.action_spec.to_env(self._choose(result, temperature, deterministic))
+            chosen = choose()
+        actions = self.action_spec.to_env(chosen)
         if not vectorized:
             actions = actions.squeeze(axis=0)
         return actions, state

@@ -19,7 +19,7 @@ residual tower at full resolution.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -246,6 +246,7 @@ class MuZeroPolicy(BasePolicy):
         explore: float = 0.0,
         include_mode: bool = False,
         mode_weight: float = 1.0,
+        candidate_moves: Sequence[Callable[[np.ndarray], np.ndarray]] = (),
     ) -> RootOutput:
         """Initial inference in the form :func:`muzero_gym.mcts.search` takes.
 
@@ -258,15 +259,27 @@ class MuZeroPolicy(BasePolicy):
             likely action
         :param mode_weight: with ``include_mode``, the mode's prior as a multiple of one
             sample's
+        :param candidate_moves: sampled actions only: ``obs`` holds ``n`` observations
+            followed by ``len(candidate_moves)`` blocks of ``n`` transformed copies of them
+            (``legal`` is the first block's); the candidates are sampled at the first
+            block only and moved into each further block by its function (e.g.
+            :meth:`muzero_gym.symmetry.Symmetry.move_actions`), with the same prior, so
+            that every copy searches the same actions
         """
         hidden, policy_params, value_logits = self.initial_inference(obs)
         value = support_to_scalar_np(value_logits.cpu().numpy(), self.support_size)
         if self.action_spec.enumerated:
             return RootOutput(value, policy_params.cpu().numpy(), hidden)
         legal_tensor = None if legal is None else torch.as_tensor(legal, device=hidden.device)
+        blocks = len(candidate_moves) + 1
         candidates, logits, in_use = self.action_spec.candidates(
-            policy_params, legal_tensor, explore, include_mode, mode_weight
+            policy_params[: len(obs) // blocks], legal_tensor, explore, include_mode, mode_weight
         )
+        if candidate_moves:
+            candidates = np.concatenate(
+                [candidates] + [move(candidates) for move in candidate_moves]
+            )
+            logits, in_use = np.tile(logits, (blocks, 1)), np.tile(in_use, (blocks, 1))
         return RootOutput(value, logits, hidden, candidates, in_use)
 
     def search_step(self, hidden: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:

@@ -52,6 +52,13 @@ class Symmetry:
     name: str = "symmetry"
     action_dims: np.ndarray | None = None
 
+    def move_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Actions as the replay stores them (``[...]`` ids, or ``[..., D]`` vectors with
+        ``action_dims``) moved to the transformed game."""
+        if self.action_dims is not None:
+            return np.asarray(actions)[..., self.action_dims]
+        return self.action_permutation[actions]
+
 
 class BoardTransform:
     """Mirror (left-right) and then rotate by ``rotations`` quarter turns the two board
@@ -288,21 +295,14 @@ def augment(
         rows = np.flatnonzero(choice == index)
         if rows.size == 0:
             continue
-        permutation = symmetry.action_permutation
         observations[rows] = symmetry.observation(observations[rows])
-        if symmetry.action_dims is not None:  # vector actions: their dimensions move
-            dims = symmetry.action_dims
-            actions[rows] = actions[rows][..., dims]
-            if candidates is not None:
-                candidates[rows] = candidates[rows][..., dims]
-        elif candidates is None:
-            actions[rows] = permutation[actions[rows]]
+        actions[rows] = symmetry.move_actions(actions[rows])
+        if candidates is not None:  # the policies are over the candidates' slots
+            candidates[rows] = symmetry.move_actions(candidates[rows])
+        else:  # the policies are over the actions, which move
             moved = np.empty_like(policies[rows])
-            moved[..., permutation] = policies[rows]
+            moved[..., symmetry.action_permutation] = policies[rows]
             policies[rows] = moved
-        else:
-            actions[rows] = permutation[actions[rows]]
-            candidates[rows] = permutation[candidates[rows]]
         if nexts is not None:
             flat = nexts[rows].reshape(-1, *nexts.shape[2:])
             nexts[rows] = symmetry.observation(flat).reshape(nexts[rows].shape)
