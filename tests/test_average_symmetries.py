@@ -60,6 +60,12 @@ def random_model(search: str = "gumbel") -> MuZero:
         "MlpPolicy", GridEnv(), seed=0, search=search, symmetries=quarter_turns(),
         average_symmetries=True, **TINY,
     )  # fmt: skip
+    return randomized(model)
+
+
+def randomized(model: MuZero) -> MuZero:
+    """``model`` with random weights: an untrained network's uniform prior makes every
+    search tie."""
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in model.policy.parameters():
@@ -72,8 +78,10 @@ def observations(count: int) -> np.ndarray:
 
 
 def mismatches(model: MuZero, obs: np.ndarray, masks: np.ndarray | None = None) -> int:
-    """How often the choice for a turned grid is not the turned choice for the grid."""
+    """How often the choice for a transformed position is not the transformed choice."""
     chosen, _ = model.predict(obs, deterministic=True, action_masks=masks)
+    if masks is not None:
+        assert masks[np.arange(len(obs)), chosen].all()
     count = 0
     for symmetry in model.symmetries:
         turned_masks = None
@@ -104,10 +112,45 @@ def test_averaged_choice_respects_the_legal_moves(search: str) -> None:
     obs = observations(32)
     masks = np.random.default_rng(2).random((32, 9)) < 0.4
     masks[np.arange(32), np.random.default_rng(3).integers(9, size=32)] = True
-    for deterministic in (True, False):
-        chosen, _ = model.predict(obs, deterministic=deterministic, action_masks=masks)
-        assert masks[np.arange(32), chosen].all()
-    assert mismatches(model, obs, masks) == 0
+    chosen, _ = model.predict(obs, deterministic=False, action_masks=masks)
+    assert masks[np.arange(32), chosen].all()
+    assert mismatches(model, obs, masks) == 0  # deterministic choices: legal, and turning
+
+
+@pytest.mark.parametrize("search", ["gumbel", "muzero"])
+def test_averaged_search_of_a_board_game_turns_with_the_board(search: str) -> None:
+    """Tic-tac-toe's eight symmetries, two players, in positions of real games with their
+    legal moves."""
+    pytest.importorskip("pettingzoo")
+    from pettingzoo.classic import tictactoe_v3
+
+    from muzero_gym.games import TurnBasedGymEnv
+
+    model = MuZero(
+        "CnnPolicy", tictactoe_v3.env(), seed=0, search=search, symmetries="board",
+        average_symmetries=True, num_simulations=4, support_size=3,
+        policy_kwargs=dict(channels=8, num_blocks=1, head_hidden=16),
+    )  # fmt: skip
+    assert model.two_player and len(model.symmetries) == 7
+    randomized(model)
+    rng = np.random.default_rng(0)
+    boards, masks = [], []
+    game = 0
+    while len(boards) < 6:
+        env = TurnBasedGymEnv(tictactoe_v3.env())
+        obs, info = env.reset(seed=game)
+        game += 1
+        for _ in range(int(rng.integers(2, 6))):
+            obs, _, _, _, info = env.step(int(rng.choice(np.flatnonzero(info["action_mask"]))))
+        # A board that a symmetry leaves as it is ties moves that it swaps: no single move
+        # can turn with such a board, so those are left out.
+        if not any((s.observation(obs[None])[0] == obs).all() for s in model.symmetries):
+            boards.append(obs)
+            masks.append(info["action_mask"].astype(bool))
+    obs, legal = np.stack(boards), np.stack(masks)
+    assert mismatches(model, obs, legal) == 0
+    model.average_symmetries = False
+    assert mismatches(model, obs, legal) > 0
 
 
 def test_sampled_choices_follow_the_combined_policy() -> None:
@@ -150,10 +193,7 @@ def test_sampled_candidates_are_drawn_once_and_moved_into_the_turned_grid() -> N
         "MlpPolicy", env, seed=0, symmetries="env", average_symmetries=True,
         multi_discrete="factorized", num_sampled_actions=6, **TINY,
     )  # fmt: skip
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():  # spread the policy, so that the samples differ
-        for parameter in model.policy.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+    randomized(model)  # a spread policy, so that the samples differ
     obs = np.stack([env.reset(seed=seed)[0] for seed in range(3)])
     (turn,) = model.symmetries
     ((_, observation_index, action_index),) = env.unwrapped.symmetries()

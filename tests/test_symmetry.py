@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("pettingzoo")
 pytest.importorskip("pyspiel")
@@ -174,51 +173,3 @@ def test_symmetries_are_checked_at_the_boundary() -> None:
         MuZero("CnnPolicy", env, symmetries=[np.flip], **TINY)
     with pytest.raises(ValueError, match="changes the board's shape"):
         BoardTransform(False, 1, (0, 1)).symmetry(np.arange(7).reshape(1, 7), "turn")
-
-
-@pytest.mark.parametrize("search", ["gumbel", "muzero"])
-def test_averaged_search_of_a_board_game_turns_with_the_board(search: str) -> None:
-    """``average_symmetries`` over tic-tac-toe's eight symmetries, in positions of real
-    games with their legal moves: the move for a transformed board is the transformed
-    move, which one search of one orientation does not give."""
-    model = MuZero(
-        "CnnPolicy", tictactoe_v3.env(), seed=0, search=search, symmetries="board",
-        average_symmetries=True, **TINY,
-    )  # fmt: skip
-    assert model.two_player
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():  # an untrained network's uniform prior makes every search tie
-        for parameter in model.policy.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
-    rng = np.random.default_rng(0)
-    boards, masks = [], []
-    game = 0
-    while len(boards) < 6:
-        env = TurnBasedGymEnv(tictactoe_v3.env())
-        obs, info = env.reset(seed=game)
-        game += 1
-        for _ in range(int(rng.integers(2, 6))):
-            obs, _, _, _, info = env.step(int(rng.choice(np.flatnonzero(info["action_mask"]))))
-        # A board that a symmetry leaves as it is ties moves that it swaps: no single move
-        # can turn with such a board, so those are left out.
-        if not any((s.observation(obs[None])[0] == obs).all() for s in model.symmetries):
-            boards.append(obs)
-            masks.append(info["action_mask"].astype(bool))
-    obs, legal = np.stack(boards), np.stack(masks)
-
-    def mismatches() -> int:
-        chosen, _ = model.predict(obs, deterministic=True, action_masks=legal)
-        assert legal[np.arange(len(obs)), chosen].all()
-        count = 0
-        for symmetry in model.symmetries:
-            moved_legal = np.empty_like(legal)
-            moved_legal[:, symmetry.action_permutation] = legal
-            moved, _ = model.predict(
-                symmetry.observation(obs), deterministic=True, action_masks=moved_legal
-            )
-            count += int((moved != symmetry.action_permutation[chosen]).sum())
-        return count
-
-    assert mismatches() == 0
-    model.average_symmetries = False
-    assert mismatches() > 0
