@@ -1,4 +1,5 @@
-"""Symmetries of a game, for data augmentation of the training batches.
+"""Symmetries of a game, for data augmentation of the training batches and for searching
+every position in all its orientations when playing.
 
 A board game whose rules do not change when the board is mirrored (connect four) or
 rotated and mirrored (tic-tac-toe, Go) gives, for every stored position, equally valid
@@ -14,6 +15,10 @@ Other envs can declare their own symmetries: ``symmetries="env"`` reads
 ``env.unwrapped.symmetries()`` (:func:`env_symmetries`), e.g. Traffic-v0's grid turned by
 180 degrees, whose intersections' requests (a ``MultiDiscrete`` action searched as one
 joint action) move with the intersections.
+
+``average_symmetries=True`` uses the same symmetries when playing: ``predict`` searches
+each observation and its images together and plays the action they rate best together
+(AlphaGo's evaluation over the eight board symmetries).
 
 A :class:`Symmetry` holds the transformation of a batch of observations and the
 permutation it makes of the (``Discrete``) actions. :class:`BoardTransform` builds both
