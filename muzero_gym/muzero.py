@@ -680,18 +680,16 @@ class MuZero(BaseAlgorithm):
             include_mode = self.mode_candidate == "always"
         if legal_actions is not None and legal_actions.shape[-1] == 0:
             legal_actions = None
-        images = [observations] + [s.observation(observations) for s in symmetries]
-        obs = torch.as_tensor(np.concatenate(images), device=self.device)
+        if symmetries:
+            images = [observations] + [s.observation(observations) for s in symmetries]
+            observations = np.concatenate(images)
+        obs = torch.as_tensor(observations, device=self.device)
         with torch.inference_mode():
             if self.action_spec.enumerated:
                 root = self.policy.search_root(obs)
                 if legal_actions is not None and symmetries:
-                    legal_images = [legal_actions]
-                    for symmetry in symmetries:
-                        moved = np.empty_like(legal_actions)
-                        moved[:, symmetry.action_permutation] = legal_actions
-                        legal_images.append(moved)
-                    legal_actions = np.concatenate(legal_images)
+                    moved = [s.move_action_figures(legal_actions) for s in symmetries]
+                    legal_actions = np.concatenate([legal_actions, *moved])
             else:
                 # Candidates are sampled among the legal moves; the search sees slots.
                 explore = self.root_sampling_uniform if add_exploration_noise else 0.0

@@ -64,6 +64,14 @@ class Symmetry:
             return np.asarray(actions)[..., self.action_dims]
         return self.action_permutation[actions]
 
+    def move_action_figures(self, figures: np.ndarray) -> np.ndarray:
+        """Figures ``[..., A]`` over the (enumerated) actions, e.g. a search policy or the
+        legal moves, moved to the transformed game: action ``a``'s figure goes to
+        ``action_permutation[a]``; ``figures[..., action_permutation]`` moves them back."""
+        moved = np.empty_like(figures)
+        moved[..., self.action_permutation] = figures
+        return moved
+
 
 class BoardTransform:
     """Mirror (left-right) and then rotate by ``rotations`` quarter turns the two board
@@ -305,9 +313,7 @@ def augment(
         if candidates is not None:  # the policies are over the candidates' slots
             candidates[rows] = symmetry.move_actions(candidates[rows])
         else:  # the policies are over the actions, which move
-            moved = np.empty_like(policies[rows])
-            moved[..., symmetry.action_permutation] = policies[rows]
-            policies[rows] = moved
+            policies[rows] = symmetry.move_action_figures(policies[rows])
         if nexts is not None:
             flat = nexts[rows].reshape(-1, *nexts.shape[2:])
             nexts[rows] = symmetry.observation(flat).reshape(nexts[rows].shape)

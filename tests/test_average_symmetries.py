@@ -85,7 +85,7 @@ def mismatches(model: MuZero, obs: np.ndarray, masks: np.ndarray | None = None) 
     count = 0
     for symmetry in model.symmetries:
         turned_masks = None
-        if masks is not None:
+        if masks is not None:  # built here, not by the code under test
             turned_masks = np.empty_like(masks)
             turned_masks[:, symmetry.action_permutation] = masks
         moved, _ = model.predict(
