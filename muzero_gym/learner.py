@@ -49,6 +49,7 @@ class LearnerConfig:
     mixed_precision: bool
     symmetries: tuple[Symmetry, ...]
     use_target_network: bool
+    symmetric_bootstrap: bool = False
     observation_loss_weight: float = 0.0
 
 
@@ -137,9 +138,13 @@ class Learner:
         has_slot = slots >= 0
         if has_slot.any():
             observations = self.replay_buffer.observations[slots[has_slot]]
-            obs = torch.as_tensor(observations, device=self.device)
+            images = [observations]
+            if self.config.symmetric_bootstrap:  # the mean over the position's orientations
+                images += [s.observation(observations) for s in self.config.symmetries]
+            obs = torch.as_tensor(np.concatenate(images), device=self.device)
             with torch.no_grad():
                 fresh = self.target_policy.value_of(obs).cpu().numpy()
+            fresh = fresh.reshape(len(images), len(observations)).mean(axis=0)
             head = values[:rows]
             head[has_slot] = fresh
         if self.config.reanalyze_policy:

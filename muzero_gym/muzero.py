@@ -177,6 +177,13 @@ class MuZero(BaseAlgorithm):
         One search per symmetry more per move; training, self-play and Reanalyze are
         unchanged, so it can be switched on for evaluation only:
         ``MuZero.load(path, average_symmetries=True)``. Needs ``symmetries``
+    :param symmetric_targets: the training targets come from all orientations too:
+        self-play searches each position and its images as ``average_symmetries`` does
+        and plays and stores the combined search (the combined improved policy or visit
+        distribution as policy target, the mean root value), and Reanalyze bootstraps
+        from the mean network value of the position's orientations (and, with
+        ``reanalyze_policy``, re-searches them combined). Self-play costs one search per
+        symmetry more. Needs ``symmetries``
     :param two_player: values alternate sign between turns; ``None``: detected (True for
         PettingZoo / OpenSpiel board games)
     :param stats_window_size: episodes averaged for the rollout logs
@@ -190,6 +197,7 @@ class MuZero(BaseAlgorithm):
 
     # Models saved before the option existed load with it off.
     average_symmetries: bool = False
+    symmetric_targets: bool = False
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
         "CnnPolicy": CnnPolicy,
@@ -244,6 +252,7 @@ class MuZero(BaseAlgorithm):
         mixed_precision: bool = False,
         symmetries: Sequence[Symmetry] | str | None = None,
         average_symmetries: bool = False,
+        symmetric_targets: bool = False,
         two_player: bool | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -347,6 +356,7 @@ class MuZero(BaseAlgorithm):
         self.mixed_precision = mixed_precision
         self.symmetries = symmetries
         self.average_symmetries = average_symmetries
+        self.symmetric_targets = symmetric_targets
         self.two_player = detected_two_player if two_player is None else bool(two_player)
         self._n_updates = 0
         self._update_budget = 0.0
@@ -534,14 +544,15 @@ class MuZero(BaseAlgorithm):
             self.mixture_components,
         )
         self._check_symmetries()
-        _check(
-            isinstance(self.average_symmetries, (bool, np.bool_)),
-            f"average_symmetries must be True or False, got {self.average_symmetries!r}",
-        )
-        if self.average_symmetries:
+        for name in ("average_symmetries", "symmetric_targets"):
+            value = getattr(self, name)
             _check(
-                len(self._checked_symmetries) > 0,
-                "average_symmetries=True needs symmetries (e.g. symmetries='env' or 'board')",
+                isinstance(value, (bool, np.bool_)),
+                f"{name} must be True or False, got {value!r}",
+            )
+            _check(
+                not value or len(self._checked_symmetries) > 0,
+                f"{name}=True needs symmetries (e.g. symmetries='env' or 'board')",
             )
         _check(
             isinstance(self.root_sampling_uniform, (int, float, np.floating))
@@ -626,6 +637,7 @@ class MuZero(BaseAlgorithm):
             max_grad_norm=self.max_grad_norm,
             mixed_precision=bool(self.mixed_precision),
             symmetries=self._checked_symmetries,
+            symmetric_bootstrap=bool(self.symmetric_targets),
             use_target_network=self.target_update_interval > 0,
         )
         self.learner = Learner(
@@ -720,26 +732,40 @@ class MuZero(BaseAlgorithm):
     def _search_without_noise(
         self, observations: np.ndarray, legal_actions: np.ndarray | None
     ) -> SearchResult:
+        if self.symmetric_targets:
+            return self._symmetric_search(observations, legal_actions, False, None, False)
         return self._search(observations, legal_actions, add_exploration_noise=False)
 
-    def _symmetric_actions(
+    def _symmetric_search(
         self,
         observations: np.ndarray,
         legal_actions: np.ndarray | None,
-        temperature: float,
+        add_exploration_noise: bool,
+        include_mode: bool | None,
         deterministic: bool,
-        include_mode: bool,
-    ) -> np.ndarray:
-        """Actions ``[B, *action_shape]`` (as the replay stores them) from one search of
-        each observation and of its image under each symmetry, their figures moved back
-        onto the observation's actions (or, sampled, its candidates' slots) and combined
-        (``average_symmetries``)."""
+    ) -> SearchResult:
+        """One search of each observation ``[B, ...]`` and of its image under each
+        symmetry, their figures moved back onto the observation's actions (or, sampled,
+        its candidates' slots) and combined into one result of ``B`` rows
+        (``average_symmetries``, ``symmetric_targets``): summed visit counts, mean prior,
+        Q and root value, and as policy target the normalised geometric mean of Gumbel's
+        improved policies (pUCT: the mean of the visit distributions). Gumbel's ``chosen``
+        is the best by the mean log improved policy, or (not ``deterministic``) a sample
+        of the combined policy; pUCT's is the most visited when ``deterministic``, ties
+        going to the larger summed prior, and otherwise left to the visit counts."""
         symmetries = self._checked_symmetries
         batch = len(observations)
+        if legal_actions is not None and legal_actions.shape[-1] == 0:
+            legal_actions = None
         result = self._search(
-            observations, legal_actions, False, include_mode, symmetries=symmetries
+            observations,
+            legal_actions,
+            add_exploration_noise,
+            include_mode,
+            symmetries=symmetries,
         )
         enumerated = result.candidates is None
+        views = len(symmetries) + 1
 
         def summed(figures: np.ndarray) -> np.ndarray:
             # Action a of the observation is action permutation[a] of a symmetry's image;
@@ -751,28 +777,34 @@ class MuZero(BaseAlgorithm):
                 total += rows[:, symmetry.action_permutation] if enumerated else rows
             return total
 
-        views = len(symmetries) + 1
+        visits = summed(result.visit_counts)
+        prior = summed(result.prior) / views
+        chosen: np.ndarray | None = None
         if self.search != "gumbel":
-            visits = summed(result.visit_counts)
-            if not deterministic:
-                slots = select_actions(visits, temperature, self._rng, deterministic)
-            else:
-                # The most visited; ties (whole counts) go to the larger summed prior,
-                # which adds less than one visit.
-                slots = (visits + summed(result.prior) / (2.0 * views)).argmax(axis=1)
+            policy_target = summed(result.policy_target) / views
+            if deterministic:
+                # Ties (whole counts) go to the larger summed prior, which adds less
+                # than one visit.
+                chosen = (visits + prior / 2.0).argmax(axis=1)
         else:
             score = summed(np.log(np.maximum(result.policy_target, 1e-30))) / views
             if legal_actions is not None and enumerated:
                 score = np.where(legal_actions, score, -np.inf)
+            policy_target = np.exp(score - score.max(axis=1, keepdims=True))
+            policy_target /= policy_target.sum(axis=1, keepdims=True)
             if deterministic:
-                slots = score.argmax(axis=1)
-            else:  # a sample from the normalised geometric mean of the improved policies
-                probs = np.exp(score - score.max(axis=1, keepdims=True))
-                slots = select_actions(probs, 1.0, self._rng)
-        if enumerated:
-            return slots
-        assert result.candidates is not None
-        return result.candidates[np.arange(batch), slots]
+                chosen = score.argmax(axis=1)
+            else:
+                chosen = select_actions(policy_target, 1.0, self._rng)
+        return SearchResult(
+            visit_counts=visits,
+            root_value=np.asarray(result.root_value).reshape(views, batch).mean(axis=0),
+            q_values=summed(result.q_values) / views,
+            prior=prior,
+            policy_target=policy_target.astype(np.float32),
+            candidates=None if result.candidates is None else result.candidates[:batch],
+            chosen=chosen,
+        )
 
     def _choose(
         self,
@@ -865,8 +897,9 @@ class MuZero(BaseAlgorithm):
 
         def choose() -> np.ndarray:
             if self.average_symmetries:
-                return self._symmetric_actions(obs, legal, temperature, deterministic, mode)
-            result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
+                result = self._symmetric_search(obs, legal, False, mode, deterministic)
+            else:
+                result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
             return self._choose(result, temperature, deterministic)
 
         if deterministic and not self.action_spec.enumerated:
@@ -958,7 +991,10 @@ class MuZero(BaseAlgorithm):
         assert self.env is not None and self._last_obs is not None
         self.policy.set_training_mode(False)
         obs = np.asarray(self._last_obs)
-        result = self._search(obs, self._last_masks, add_exploration_noise=True)
+        if self.symmetric_targets:
+            result = self._symmetric_search(obs, self._last_masks, True, None, False)
+        else:
+            result = self._search(obs, self._last_masks, add_exploration_noise=True)
         temperature = self.temperature(self._current_progress_remaining)
         greedy = None
         if self.num_sampling_moves is not None:

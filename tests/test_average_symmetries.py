@@ -1,9 +1,11 @@
 """``average_symmetries``: ``predict`` searches an observation and its images under the
 symmetries together, so its choice moves with the board (equivariance), stays legal, and
-is refused where it cannot apply."""
+is refused where it cannot apply. ``symmetric_targets``: self-play and Reanalyze combine
+the orientations the same way for the training targets."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -212,16 +214,100 @@ def test_sampled_candidates_are_drawn_once_and_moved_into_the_turned_grid() -> N
     assert sampled.shape == (3, 10) and env.action_space.contains(sampled[0])
 
 
+@pytest.mark.parametrize("option", ["average_symmetries", "symmetric_targets"])
 @pytest.mark.parametrize(
-    ("env_id", "env_kwargs", "kwargs", "match"),
+    ("env_id", "kwargs", "match"),
     [
-        ("CartPole-v1", {}, {}, "needs symmetries"),
-        ("Traffic-v0", {}, {"symmetries": "env", "average_symmetries": 1}, "True or False"),
+        ("CartPole-v1", {}, "needs symmetries"),
+        ("Traffic-v0", {"symmetries": "env", "value": 1}, "True or False"),
     ],
 )  # fmt: skip
-def test_average_symmetries_is_refused_where_it_cannot_apply(
-    env_id: str, env_kwargs: dict, kwargs: dict, match: str
+def test_symmetry_averaging_is_refused_where_it_cannot_apply(
+    option: str, env_id: str, kwargs: dict, match: str
 ) -> None:
-    settings = {"average_symmetries": True, **kwargs}
-    with pytest.raises(ValueError, match=match):
-        MuZero("MlpPolicy", gym.make(env_id, **env_kwargs), **settings, **TINY)
+    settings = {"symmetries": kwargs.get("symmetries"), option: kwargs.get("value", True)}
+    with pytest.raises(ValueError, match=f"{option}.*{match}"):
+        MuZero("MlpPolicy", gym.make(env_id), **settings, **TINY)
+
+
+def each_orientation(model: MuZero, obs: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The policy targets of a plain search of ``obs`` and of each image, moved back onto
+    ``obs``'s actions here (not by the code under test), and the mean root value."""
+    model.symmetric_targets = False
+    views = [(obs, np.arange(9))]
+    views += [(s.observation(obs), s.action_permutation) for s in model.symmetries]
+    targets, values = [], []
+    for image, permutation in views:
+        result = model.learner.search_fn(image, None)
+        targets.append(np.asarray(result.policy_target)[:, permutation])
+        values.append(result.root_value)
+    model.symmetric_targets = True
+    return targets, np.mean(values, axis=0)
+
+
+def combined_target(search: str, targets: list[np.ndarray]) -> np.ndarray:
+    if search == "muzero":  # the mean visit distribution
+        return np.mean(targets, axis=0)
+    # Gumbel: the normalised geometric mean of the improved policies
+    mean_log = np.mean([np.log(np.maximum(t, 1e-30)) for t in targets], axis=0)
+    combined = np.exp(mean_log - mean_log.max(axis=1, keepdims=True))
+    return combined / combined.sum(axis=1, keepdims=True)
+
+
+def grid_model(search: str, **kwargs: Any) -> MuZero:
+    settings = {**TINY, "learning_starts": 500, **kwargs}  # no gradient step: fixed networks
+    model = MuZero(
+        "MlpPolicy", GridEnv(), seed=0, search=search, symmetries=quarter_turns(),
+        symmetric_targets=True, **settings,
+    )  # fmt: skip
+    return randomized(model)
+
+
+@pytest.mark.parametrize("search", ["gumbel", "muzero"])
+def test_reanalyze_search_combines_every_orientation(search: str) -> None:
+    model = grid_model(search)
+    obs = observations(16)
+    combined = model.learner.search_fn(obs, None)
+    targets, value = each_orientation(model, obs)
+    np.testing.assert_allclose(combined.policy_target, combined_target(search, targets), atol=1e-5)
+    np.testing.assert_allclose(combined.root_value, value, rtol=1e-5, atol=1e-6)
+    # The orientations disagree, so a single search would fail the check above.
+    assert np.abs(targets[0] - combined.policy_target).max() > 0.05
+
+
+def test_self_play_stores_the_combined_search() -> None:
+    """pUCT without root noise: self-play's search is a function of the position, so the
+    stored targets can be recomputed from each orientation."""
+    model = grid_model("muzero", root_exploration_fraction=0.0)
+    model.learn(30)
+    buffer = model.replay_buffer
+    assert len(buffer) == 30
+    obs = buffer.observations[:30]
+    targets, value = each_orientation(model, obs)
+    np.testing.assert_allclose(buffer.policies[:30], combined_target("muzero", targets), atol=1e-5)
+    np.testing.assert_allclose(buffer.root_values[:30], value, rtol=1e-5, atol=1e-6)
+    assert np.abs(buffer.policies[:30] - targets[0]).max() > 0.05
+
+
+def test_reanalyze_bootstraps_from_the_mean_value_of_every_orientation() -> None:
+    model = grid_model("gumbel", reanalyze_ratio=1.0)
+    model.learn(60)
+    buffer = model.replay_buffer
+    sample = buffer.sample(16, 2, 3, 0.997, np.random.default_rng(1))
+    values = model.learner._reanalyze(sample)
+    images = [buffer.observations] + [s.observation(buffer.observations) for s in model.symmetries]
+    with torch.no_grad():
+        fresh = [model.policy.value_of(torch.as_tensor(image)).numpy() for image in images]
+    slots = sample.bootstrap_slots
+    assert (slots >= 0).any()
+
+    def expected(value: np.ndarray) -> np.ndarray:
+        return np.where(slots >= 0, value[np.maximum(slots, 0)], 0.0)
+
+    np.testing.assert_allclose(values, expected(np.mean(fresh, axis=0)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(values, expected(fresh[0]), atol=1e-3)  # one view differs
+    # Without the option, the observation's own value
+    model.learner.config = replace(model.learner.config, symmetric_bootstrap=False)
+    np.testing.assert_allclose(
+        model.learner._reanalyze(sample), expected(fresh[0]), rtol=1e-5, atol=1e-6
+    )
