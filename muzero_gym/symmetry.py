@@ -18,7 +18,9 @@ joint action) move with the intersections.
 
 ``average_symmetries=True`` uses the same symmetries when playing: ``predict`` searches
 each observation and its images together and plays the action they rate best together
-(AlphaGo's evaluation over the eight board symmetries).
+(AlphaGo's evaluation over the eight board symmetries). ``symmetric_targets=True``
+combines them the same way for training: self-play plays and stores the combined search,
+and Reanalyze bootstraps from the mean value over a position's orientations.
 
 A :class:`Symmetry` holds the transformation of a batch of observations and the
 permutation it makes of the (``Discrete``) actions. :class:`BoardTransform` builds both
