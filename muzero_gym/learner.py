@@ -141,7 +141,8 @@ class Learner:
             images = [observations]
             if self.config.symmetric_bootstrap:  # the mean over the position's orientations
                 images += [s.observation(observations) for s in self.config.symmetries]
-            obs = torch.as_tensor(np.concatenate(images), device=self.device)
+            stacked = np.concatenate(images) if len(images) > 1 else observations
+            obs = torch.as_tensor(stacked, device=self.device)
             with torch.no_grad():
                 fresh = self.target_policy.value_of(obs).cpu().numpy()
             fresh = fresh.reshape(len(images), len(observations)).mean(axis=0)

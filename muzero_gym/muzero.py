@@ -732,8 +732,8 @@ class MuZero(BaseAlgorithm):
     def _search_without_noise(
         self, observations: np.ndarray, legal_actions: np.ndarray | None
     ) -> SearchResult:
-        if self.symmetric_targets:
-            return self._symmetric_search(observations, legal_actions, False, None, False)
+        if self.symmetric_targets:  # (deterministic: no sample drawn for a move not played)
+            return self._symmetric_search(observations, legal_actions, False, None, True)
         return self._search(observations, legal_actions, add_exploration_noise=False)
 
     def _symmetric_search(
