@@ -34,8 +34,9 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
 
-from benchmarks.zoo import LinearSchedule, load_hyperparams
+from benchmarks.zoo import LinearSchedule, describe_step, load_hyperparams
 from muzero_gym import MuZero
+from muzero_gym.schedules import StepTemperature
 
 # Traffic-v0 on 10 intersections (a 2 x 5 grid, 2^10 = 1024 joint actions), under an id
 # of its own so that it has its own rows and hyperparameter entries.
@@ -349,6 +350,8 @@ def describe(value: Any) -> Any:
     """Hyperparameter values as the file writes them (for the JSON record)."""
     if isinstance(value, LinearSchedule):
         return f"lin_{value.start}"
+    if isinstance(value, StepTemperature) and describe_step(value) is not None:
+        return describe_step(value)
     if isinstance(value, dict):
         return {key: describe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

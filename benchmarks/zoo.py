@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from muzero_gym.schedules import StepTemperature
+
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 RUN_KEYS = (
     "n_timesteps",
@@ -26,10 +28,28 @@ RUN_KEYS = (
 
 
 def parse_schedule(value: Any) -> Any:
-    """rl-zoo's ``"lin_0.003"``: a rate decaying linearly from 0.003 to 0 over training."""
+    """rl-zoo's ``"lin_0.003"``: a rate decaying linearly from 0.003 to 0 over training;
+    ``"step_1.0_0.5_0.25"``: a :class:`StepTemperature` holding each value in turn, the
+    next starting half way through what is left (the paper's temperature schedule: 1.0,
+    0.5 from half way, 0.25 from three quarters)."""
     if isinstance(value, str) and value.startswith("lin_"):
         return LinearSchedule(float(value[len("lin_") :]))
+    if isinstance(value, str) and value.startswith("step_"):
+        values = tuple(float(item) for item in value[len("step_") :].split("_"))
+        return StepTemperature(values, halving_boundaries(len(values)))
     return value
+
+
+def halving_boundaries(stages: int) -> tuple[float, ...]:
+    """Where each of ``stages`` stages after the first starts: 1/2, 3/4, 7/8, ..."""
+    return tuple(1.0 - 0.5**k for k in range(1, stages))
+
+
+def describe_step(schedule: StepTemperature) -> str | None:
+    """``"step_..."`` for a schedule :func:`parse_schedule` can write back, else None."""
+    if schedule.boundaries != halving_boundaries(len(schedule.values)):
+        return None
+    return "step_" + "_".join(str(v) for v in schedule.values)
 
 
 class LinearSchedule:

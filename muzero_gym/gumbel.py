@@ -316,6 +316,7 @@ def gumbel_search(
     legal_actions: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     add_exploration_noise: bool = True,
+    noise_scale: float = 1.0,
 ) -> SearchResult:
     """Run ``config.num_simulations`` simulations of Gumbel MuZero from a batch of roots.
 
@@ -331,6 +332,9 @@ def gumbel_search(
     :param rng: source of the Gumbel noise at the roots
     :param add_exploration_noise: sample the root actions with Gumbel noise (self-play);
         off, the search is deterministic and ``chosen`` is its best action (evaluation)
+    :param noise_scale: the Gumbel noise is multiplied by this (mctx's ``gumbel_scale``):
+        ``chosen`` is then a sample of the improved policy at this temperature, 0 its best
+        action
     :return: root visit counts, values and Q values, the masked prior, the improved policy
         ``softmax(logits + sigma(completed_q))`` as policy target and ``chosen [B]``, the
         slot Sequential Halving selects
@@ -339,10 +343,12 @@ def gumbel_search(
     batch, num_actions = logits.shape
     legal = root_legal_mask(root, legal_actions)
     prior = _masked_softmax(logits, legal)
+    if not (np.isfinite(noise_scale) and noise_scale >= 0):
+        raise ValueError(f"the Gumbel noise scale must be a number >= 0, got {noise_scale}")
     if add_exploration_noise:
         if rng is None:
             raise ValueError("gumbel_search needs an rng to draw the Gumbel noise")
-        noise = rng.gumbel(size=(batch, num_actions))
+        noise = noise_scale * rng.gumbel(size=(batch, num_actions))
     else:
         noise = np.zeros((batch, num_actions))
     root_logits = np.where(legal, logits, -np.inf)

@@ -107,6 +107,11 @@ class MuZero(BaseAlgorithm):
     :param gumbel_c_scale: ``c_scale`` of ``sigma``: how far the completed Q values move the
         policy target (and the root choice) away from the prior (0.1, as the paper's and
         mctx's default; larger values let Q overrule a confident prior)
+    :param gumbel_scale: Gumbel MuZero's root noise is multiplied by this (mctx's
+        ``gumbel_scale``), so that self-play (and ``predict(deterministic=False)``) plays a
+        sample of the improved policy at this temperature: 1.0 (default, as the paper),
+        0 plays the search's best action; a number or a function of progress remaining
+        (1 -> 0), e.g. ``StepTemperature()`` to explore less as training goes on
     :param num_sampled_actions: K of Sampled MuZero (Hubert et al. 2021): actions sampled
         from the policy at each node. ``None``: all actions of ``Discrete`` (and flattened
         ``MultiDiscrete``) spaces are searched, 20 are sampled for ``Box`` and large
@@ -137,7 +142,8 @@ class MuZero(BaseAlgorithm):
         actions into one ``Discrete``, sample the others from a factorised policy),
         ``"flatten"`` or ``"factorized"``
     :param temperature: visit-count temperature for self-play moves: a number, or a
-        function of progress remaining (1 -> 0), default :class:`StepTemperature`
+        function of progress remaining (1 -> 0), default :class:`StepTemperature`.
+        Gumbel search samples through its noise instead (``gumbel_scale``)
     :param num_sampling_moves: self-play samples the first this many moves of each episode
         at ``temperature`` and then plays the most visited move (the paper's board-game
         schedule, ``1.0 if num_moves < 30 else 0.0``); ``None``: every move is sampled.
@@ -198,6 +204,7 @@ class MuZero(BaseAlgorithm):
     # Models saved before the option existed load with it off.
     average_symmetries: bool = False
     symmetric_targets: bool = False
+    gumbel_scale: Callable[[float], float] = ConstantTemperature(1.0)
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
         "CnnPolicy": CnnPolicy,
@@ -233,6 +240,7 @@ class MuZero(BaseAlgorithm):
         max_considered_actions: int = 16,
         gumbel_c_visit: float = 50.0,
         gumbel_c_scale: float = 0.1,
+        gumbel_scale: float | Callable[[float], float] = 1.0,
         num_sampled_actions: int | None = None,
         multi_discrete: str = "auto",
         root_sampling_uniform: float = 0.0,
@@ -333,6 +341,13 @@ class MuZero(BaseAlgorithm):
         self.max_considered_actions = max_considered_actions
         self.gumbel_c_visit = gumbel_c_visit
         self.gumbel_c_scale = gumbel_c_scale
+        if isinstance(gumbel_scale, (int, float)):
+            if isinstance(gumbel_scale, bool) or not (
+                math.isfinite(gumbel_scale) and gumbel_scale >= 0
+            ):
+                raise ValueError(f"gumbel_scale must be a number >= 0, got {gumbel_scale}")
+            gumbel_scale = ConstantTemperature(float(gumbel_scale))
+        self.gumbel_scale = gumbel_scale
         self.num_sampled_actions = num_sampled_actions
         self.multi_discrete = multi_discrete
         self.root_sampling_uniform = root_sampling_uniform
@@ -423,6 +438,7 @@ class MuZero(BaseAlgorithm):
             "mixed_precision needs bfloat16, which this GPU does not support",
         )
         _check(callable(self.temperature), "temperature must be a number or a callable")
+        _check(callable(self.gumbel_scale), "gumbel_scale must be a number or a callable")
         _check(
             self.num_sampling_moves is None
             or (
@@ -719,6 +735,7 @@ class MuZero(BaseAlgorithm):
                     legal_actions=legal_actions,
                     rng=self._rng,
                     add_exploration_noise=add_exploration_noise,
+                    noise_scale=self._gumbel_noise_scale(),
                 )
             return search(
                 root,
@@ -728,6 +745,13 @@ class MuZero(BaseAlgorithm):
                 rng=self._rng,
                 add_exploration_noise=add_exploration_noise,
             )
+
+    def _gumbel_noise_scale(self) -> float:
+        """``gumbel_scale`` now, checked (a schedule is only called here)."""
+        scale = float(self.gumbel_scale(self._current_progress_remaining))
+        if not (math.isfinite(scale) and scale >= 0):
+            raise ValueError(f"gumbel_scale must give numbers >= 0, got {scale}")
+        return scale
 
     def _search_without_noise(
         self, observations: np.ndarray, legal_actions: np.ndarray | None
@@ -795,7 +819,7 @@ class MuZero(BaseAlgorithm):
             if deterministic:
                 chosen = score.argmax(axis=1)
             else:
-                chosen = select_actions(policy_target, 1.0, self._rng)
+                chosen = select_actions(policy_target, self._gumbel_noise_scale(), self._rng)
         return SearchResult(
             visit_counts=visits,
             root_value=np.asarray(result.root_value).reshape(views, batch).mean(axis=0),
@@ -1061,6 +1085,8 @@ class MuZero(BaseAlgorithm):
         progress = self._current_progress_remaining
         self.logger.record("train/learning_rate", self.lr_schedule(progress))
         self.logger.record("train/temperature", self.temperature(progress))
+        if self.search == "gumbel":
+            self.logger.record("train/gumbel_scale", self.gumbel_scale(progress))
         self.logger.dump(step=self.num_timesteps)
 
     # ------------------------------------------------------------------ save / load

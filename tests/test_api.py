@@ -18,6 +18,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 
 from muzero_gym import MuZero
 from muzero_gym.gumbel import GumbelConfig
+from muzero_gym.schedules import StepTemperature
 
 TINY: dict[str, Any] = dict(
     num_simulations=4,
@@ -461,3 +462,37 @@ def test_cnn_policy_takes_channel_last_float_boards() -> None:
     model.learn(16)
     action, _ = model.predict(np.zeros((6, 7, 2), np.float32))
     assert 0 <= int(action) < 7
+
+
+def test_gumbel_scale_sets_how_much_self_play_explores(tmp_path: Path) -> None:
+    env = gym.make("CartPole-v1")
+    obs = np.stack([env.reset(seed=seed)[0] for seed in range(64)])
+
+    def sampled_as_best(model: MuZero) -> bool:
+        best, _ = model.predict(obs, deterministic=True)
+        drawn, _ = model.predict(obs, deterministic=False)
+        return bool((best == drawn).all())
+
+    # An untrained model's prior is nearly even: full noise overrules its best action.
+    assert not sampled_as_best(tiny(search="gumbel"))
+    assert sampled_as_best(tiny(search="gumbel", gumbel_scale=0.0))
+    # A schedule is read at the current progress: noisy at first, none from half way.
+    model = tiny(search="gumbel", gumbel_scale=StepTemperature((1.0, 0.0), (0.5,)))
+    assert not sampled_as_best(model)
+    model._current_progress_remaining = 0.4
+    assert sampled_as_best(model)
+    model.save(tmp_path / "scaled.zip")
+    loaded = MuZero.load(tmp_path / "scaled.zip")
+    assert loaded.gumbel_scale(0.4) == 0.0 and loaded.gumbel_scale(1.0) == 1.0
+    # Models saved before the option existed load with the paper's noise.
+    model.save(tmp_path / "older.zip", exclude=["gumbel_scale"])
+    assert MuZero.load(tmp_path / "older.zip").gumbel_scale(0.4) == 1.0
+    # Bad values are refused where they are given, or where a schedule yields them.
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="gumbel_scale must be a number >= 0"):
+            tiny(search="gumbel", gumbel_scale=bad)
+    with pytest.raises(ValueError, match="gumbel_scale must be a number or a callable"):
+        tiny(search="gumbel", gumbel_scale="high")
+    negative = tiny(search="gumbel", gumbel_scale=lambda progress: -1.0)
+    with pytest.raises(ValueError, match="gumbel_scale must give numbers >= 0"):
+        negative.predict(obs, deterministic=False)

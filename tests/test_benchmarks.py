@@ -886,3 +886,16 @@ def test_traffic_paired_compares_the_same_episodes(tmp_path: Path, capsys) -> No
         traffic_paired.main([str(tmp_path / "d.json"), f"{tmp_path / 'c.csv'}:fixed-time"])
     with pytest.raises(SystemExit, match="no variant 'search\\+mode'"):
         traffic_paired.load_side(f"{tmp_path / 'd.json'}:search+mode")
+
+
+def test_step_schedules_are_read_and_written_as_the_file_spells_them() -> None:
+    from benchmarks.zoo import parse_schedule
+
+    schedule = parse_schedule("step_1.0_0.5_0.25")  # the paper's temperature schedule
+    assert [schedule(p) for p in (1.0, 0.51, 0.5, 0.26, 0.25, 0.0)] == [
+        1.0, 1.0, 0.5, 0.5, 0.25, 0.25,
+    ]  # fmt: skip
+    assert protocol.describe(schedule) == "step_1.0_0.5_0.25"
+    assert protocol.describe(parse_schedule("step_2.0")) == "step_2.0"
+    with pytest.raises(ValueError):
+        parse_schedule("step_fast")

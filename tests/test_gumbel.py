@@ -453,3 +453,44 @@ def test_config_validation() -> None:
             uniform_root(1, 2), bandit_fn([0, 0]), config,
             legal_actions=np.zeros((1, 2), bool), add_exploration_noise=False,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_noise_scale_samples_the_improved_policy_at_that_temperature(scale: float) -> None:
+    # Every action pays the same, so the completed Q values add the same to each score and
+    # Sequential Halving keeps the best g * scale + logits: a Gumbel-max draw of
+    # softmax(logits / scale). 20,000 roots in one search are 20,000 draws.
+    logits = np.array([0.0, 1.0, 2.0])
+    batch = 20_000
+    root = RootOutput(np.zeros(batch), np.tile(logits, (batch, 1)), torch.zeros(batch, 1))
+    result = gumbel_search(
+        root, bandit_fn([0.0, 0.0, 0.0]), SearchConfig(num_simulations=6, discount=1.0),
+        GumbelConfig(max_considered_actions=3), rng=np.random.default_rng(0),
+        noise_scale=scale,
+    )  # fmt: skip
+    expected = np.exp(logits / scale) / np.exp(logits / scale).sum()
+    frequencies = np.bincount(result.chosen, minlength=3) / batch
+    np.testing.assert_allclose(frequencies, expected, atol=0.012)
+    # The policy target does not depend on the noise.
+    prior = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(result.policy_target, np.tile(prior, (batch, 1)), rtol=1e-6)
+
+
+def test_zero_noise_scale_plays_the_search_s_best_action() -> None:
+    rewards = np.array([0.3, 0.1, 0.5, 0.0, 1.0, 0.2, 0.4, 0.6])
+    config = SearchConfig(num_simulations=8, discount=1.0)
+    gumbel = GumbelConfig(max_considered_actions=8)
+    root = uniform_root(200, 8)
+    noisy = gumbel_search(root, bandit_fn(rewards), config, gumbel, rng=np.random.default_rng(0))
+    assert (noisy.chosen != 4).any()
+    quiet = gumbel_search(
+        root, bandit_fn(rewards), config, gumbel, rng=np.random.default_rng(0), noise_scale=0.0
+    )
+    plain = gumbel_search(root, bandit_fn(rewards), config, gumbel, add_exploration_noise=False)
+    np.testing.assert_array_equal(quiet.chosen, plain.chosen)
+    for bad in (-0.5, float("nan")):
+        with pytest.raises(ValueError, match="noise scale"):
+            gumbel_search(
+                root, bandit_fn(rewards), config, gumbel,
+                rng=np.random.default_rng(0), noise_scale=bad,
+            )  # fmt: skip
