@@ -40,6 +40,7 @@ from muzero_gym.files import existing_file, with_default_suffix, write_atomicall
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.learner import Learner, LearnerConfig
 from muzero_gym.mcts import SearchConfig, SearchResult, search, select_actions
+from muzero_gym.numerics import denormals_flushed
 from muzero_gym.policies import CnnPolicy, EntityMlpPolicy, MlpPolicy, MuZeroPolicy
 from muzero_gym.replay import ReplayBuffer
 from muzero_gym.schedules import ConstantTemperature, StepTemperature
@@ -920,10 +921,13 @@ class MuZero(BaseAlgorithm):
         mode = self.mode_candidate != "never"
 
         def choose() -> np.ndarray:
-            if self.average_symmetries:
-                result = self._symmetric_search(obs, legal, False, mode, deterministic)
-            else:
-                result = self._search(obs, legal, add_exploration_noise=noise, include_mode=mode)
+            with denormals_flushed():
+                if self.average_symmetries:
+                    result = self._symmetric_search(obs, legal, False, mode, deterministic)
+                else:
+                    result = self._search(
+                        obs, legal, add_exploration_noise=noise, include_mode=mode
+                    )
             return self._choose(result, temperature, deterministic)
 
         if deterministic and not self.action_spec.enumerated:
@@ -961,6 +965,21 @@ class MuZero(BaseAlgorithm):
         :param reset_num_timesteps: start the step count (and the logs) anew
         :param progress_bar: show a progress bar (needs tqdm and rich)
         """
+        with denormals_flushed():
+            return self._learn(
+                total_timesteps, callback, log_interval, tb_log_name, reset_num_timesteps,
+                progress_bar,
+            )  # fmt: skip
+
+    def _learn(
+        self: SelfMuZero,
+        total_timesteps: int,
+        callback: MaybeCallback,
+        log_interval: int,
+        tb_log_name: str,
+        reset_num_timesteps: bool,
+        progress_bar: bool,
+    ) -> SelfMuZero:
         envs_reset = reset_num_timesteps or self._last_obs is None
         total_timesteps, callback = self._setup_learn(
             total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar

@@ -496,3 +496,34 @@ def test_gumbel_scale_sets_how_much_self_play_explores(tmp_path: Path) -> None:
     negative = tiny(search="gumbel", gumbel_scale=lambda progress: -1.0)
     with pytest.raises(ValueError, match="gumbel_scale must give numbers >= 0"):
         negative.predict(obs, deterministic=False)
+
+
+def test_training_and_search_flush_denormals_and_restore_the_setting() -> None:
+    from muzero_gym.numerics import flushing_denormals
+
+    class Seen(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.flushing: list[bool] = []
+
+        def _on_step(self) -> bool:
+            self.flushing.append(flushing_denormals())
+            return True
+
+    model = tiny(learning_starts=8)
+    searched: list[bool] = []
+    for module in model.policy.children():  # the networks' layers run inside the search
+        module.register_forward_pre_hook(lambda *_: searched.append(flushing_denormals()))
+    obs = np.zeros((2, 4), dtype=np.float32)
+    for before in (False, True):
+        torch.set_flush_denormal(before)
+        assert flushing_denormals() is before  # the probe reads the setting
+        seen = Seen()
+        model.learn(24, callback=seen)
+        assert seen.flushing and all(seen.flushing)
+        assert flushing_denormals() is before
+        searched.clear()
+        model.predict(obs, deterministic=True)
+        assert searched and all(searched)
+        assert flushing_denormals() is before
+    torch.set_flush_denormal(False)
