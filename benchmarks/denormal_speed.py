@@ -10,13 +10,16 @@ denormal at the end:
 
     python -m benchmarks.denormal_speed                  # Traffic-v0, to 8,000 env steps
     python -m benchmarks.denormal_speed --env Pendulum-v1 --steps 6000
+    python -m benchmarks.denormal_speed --override '{"weight_decay": 0.0}'
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import time
+from typing import Any
 from unittest import mock
 
 import torch
@@ -31,8 +34,16 @@ def denormal_weights(model: MuZero) -> int:
     return sum(int(((p.abs() < tiny) & (p != 0)).sum()) for p in model.policy.parameters())
 
 
-def measure(env_id: str, steps: int, block: int, flush: bool, seed: int) -> list[float]:
-    run, hyperparameters = load_hyperparams("muzero", env_id)
+def measure(
+    env_id: str,
+    steps: int,
+    block: int,
+    flush: bool,
+    seed: int,
+    override: dict[str, Any] | None = None,
+) -> list[float]:
+    """Seconds per block of ``block`` env steps from ``learning_starts`` to ``steps``."""
+    run, hyperparameters = load_hyperparams("muzero", env_id, override)
     env = make_envs(env_id, int(run.get("n_envs", 1)), seed, run.get("env_wrapper"))
     model = MuZero(run.get("policy", "MlpPolicy"), env, seed=seed, device="cpu", **hyperparameters)
     context = (
@@ -59,10 +70,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=8_000)
     parser.add_argument("--block", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--override", default="{}", help="JSON of entry keys to replace")
     args = parser.parse_args(argv)
+    override = json.loads(args.override)
     torch.set_num_threads(1)
-    kept = measure(args.env, args.steps, args.block, flush=False, seed=args.seed)
-    flushed = measure(args.env, args.steps, args.block, flush=True, seed=args.seed)
+    kept, flushed = (
+        measure(args.env, args.steps, args.block, flush=flush, seed=args.seed, override=override)
+        for flush in (False, True)
+    )
     print(f"{args.env}: the last block took {kept[-1]:.1f} s with denormals kept, "
           f"{flushed[-1]:.1f} s flushed ({kept[-1] / flushed[-1]:.2f} times); "
           f"the first {kept[0]:.1f} and {flushed[0]:.1f} s")  # fmt: skip

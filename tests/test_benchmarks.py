@@ -12,6 +12,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from benchmarks import protocol, run, summarize
@@ -899,3 +900,23 @@ def test_step_schedules_are_read_and_written_as_the_file_spells_them() -> None:
     assert protocol.describe(parse_schedule("step_2.0")) == "step_2.0"
     with pytest.raises(ValueError):
         parse_schedule("step_fast")
+
+
+def test_denormal_speed_times_blocks_both_ways_and_counts_denormal_weights(capsys) -> None:
+    from benchmarks import denormal_speed
+
+    tiny = {"batch_size": 8, "num_simulations": 2, "n_envs": 2, "learning_starts": 40}
+    denormal_speed.main(
+        ["--env", "CartPole-v1", "--steps", "80", "--block", "20", "--override", json.dumps(tiny)]
+    )
+    out = capsys.readouterr().out
+    assert out.count("kept    to") == 2 and out.count("flushed to") == 2
+    assert "CartPole-v1: the last block took" in out
+
+    _, hyperparameters = denormal_speed.load_hyperparams("muzero", "CartPole-v1", tiny)
+    model = denormal_speed.MuZero("MlpPolicy", "CartPole-v1", seed=0, **hyperparameters)
+    assert denormal_speed.denormal_weights(model) == 0
+    weight = next(model.policy.parameters())
+    with torch.no_grad():
+        weight.view(-1)[:3] = torch.tensor([1e-40, -1e-41, 0.0])
+    assert denormal_speed.denormal_weights(model) == 2
