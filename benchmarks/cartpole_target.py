@@ -30,7 +30,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
-from benchmarks.protocol import ENVS, evaluate, make_envs
+from benchmarks.protocol import ENVS, describe, evaluate, make_envs
 from benchmarks.zoo import load_hyperparams, parse_schedule, split_entry
 from muzero_gym import MuZero
 
@@ -136,7 +136,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "final_std": final["std"],
         "total_train_seconds": final["train_seconds"],
         "curve": callback.curve,
-        "hyperparameters": hp,
+        "hyperparameters": describe(hp),
         "env_kwargs": env_kwargs,
         "eval_env_kwargs": json.loads(args.eval_env_kwargs),
         "env_wrapper": env_wrapper,

@@ -920,3 +920,18 @@ def test_denormal_speed_times_blocks_both_ways_and_counts_denormal_weights(capsy
     with torch.no_grad():
         weight.view(-1)[:3] = torch.tensor([1e-40, -1e-41, 0.0])
     assert denormal_speed.denormal_weights(model) == 2
+
+
+def test_target_run_records_schedules_as_the_file_spells_them() -> None:
+    from benchmarks import cartpole_target
+
+    override = {"batch_size": 8, "num_simulations": 2, "n_envs": 1, "learning_starts": 32}
+    override["gumbel_scale"] = "step_1.0_0.5"
+    args = cartpole_target.parse_args(
+        ["--timesteps", "64", "--eval-freq", "64", "--eval-episodes", "1"]
+        + ["--override", json.dumps(override)]
+    )
+    record = json.loads(json.dumps(cartpole_target.run_seed(0, args)))
+    assert record["hyperparameters"]["gumbel_scale"] == "step_1.0_0.5"
+    assert record["hyperparameters"]["learning_rate"] == "lin_0.002"
+    assert [point["steps"] for point in record["curve"]][0] == 64
