@@ -935,3 +935,30 @@ def test_target_run_records_schedules_as_the_file_spells_them() -> None:
     assert record["hyperparameters"]["gumbel_scale"] == "step_1.0_0.5"
     assert record["hyperparameters"]["learning_rate"] == "lin_0.002"
     assert [point["steps"] for point in record["curve"]][0] == 64
+
+
+def test_dead_units_counts_zeroed_units_and_a_zeroed_projection(tmp_path: Path, capsys) -> None:
+    from benchmarks import dead_units
+
+    model = dead_units.MuZero("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs={"hidden_dim": 8})
+    fresh = dead_units.report(model)
+    assert fresh["zeroed_units"] == 0 and not fresh["projection_zeroed"]
+    assert fresh["layers"]["prediction_trunk.0"] == (0, 64)
+    policy = model.policy
+    with torch.no_grad():
+        policy.prediction_trunk[0].weight[:3] = 0.0
+        policy.prediction_trunk[0].bias[:2] = 0.0  # the third unit keeps its bias
+        policy.dynamics_state_in.weight[5] = 0.0
+        policy.dynamics_state_in.bias[5] = 0.0  # its action embedding still feeds unit 5
+        for head in dead_units.PROJECTION_HEADS:
+            for parameter in getattr(policy, head).parameters():
+                parameter.zero_()
+    figures = dead_units.report(model)
+    assert figures["layers"]["prediction_trunk.0"] == (2, 64)
+    assert figures["layers"]["dynamics_state_in"] == (0, 64)
+    assert figures["projection_zeroed"]
+    assert figures["zeroed_units"] == 2 + 2 * figures["layers"]["projection.1"][1]
+
+    model.save(tmp_path / "m.zip")
+    dead_units.main([str(tmp_path / "m.zip")])
+    assert "consistency projection ZEROED" in capsys.readouterr().out
