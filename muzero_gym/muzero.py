@@ -460,6 +460,13 @@ class MuZero(BaseAlgorithm):
                     forbidden not in self.policy_kwargs,
                     f"{forbidden!r} is an argument of MuZero, not of policy_kwargs",
                 )
+            _check(
+                not self.policy_kwargs.get("projection_norm")
+                or self.consistency_loss_weight == 0
+                or self.batch_size >= 2,
+                "policy_kwargs projection_norm (batch norm) needs batch_size >= 2, "
+                f"got {self.batch_size}",
+            )
         _check(
             self.search in ("muzero", "gumbel"),
             f"search must be 'muzero' or 'gumbel', got {self.search!r}",

@@ -92,6 +92,10 @@ class MuZeroPolicy(BasePolicy):
     :param normalize_images: scale uint8 image observations to [0, 1]
     :param projection_dim: width of the projection heads used by the optional temporal
         consistency loss (EfficientZero); unused unless that loss is on
+    :param projection_norm: batch norm in the projection heads, as SimSiam and EfficientZero
+        have them. Without it the heads can satisfy the cosine loss with a constant output,
+        which Adam's L2 penalty then shrinks to zero (``benchmarks/dead_units.py``); with it
+        the loss needs gradient steps of at least two samples
     :param normalize_observations: standardise each observation feature with running
         statistics of the observations seen in self-play (kept in the state dict)
     :param action_spec: how actions are searched and encoded (default: enumerate
@@ -116,6 +120,7 @@ class MuZeroPolicy(BasePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
         projection_dim: int = 64,
+        projection_norm: bool = False,
         normalize_observations: bool = False,
         action_spec: ActionSpec | None = None,
         observation_decoder: bool = False,
@@ -134,6 +139,7 @@ class MuZeroPolicy(BasePolicy):
         self.support_size = support_size
         self.weight_decay = weight_decay
         self.projection_dim = projection_dim
+        self.projection_norm = projection_norm
         self.normalize_observations = normalize_observations
         sample = torch.as_tensor(observation_space.sample()[None])
         feature_shape = _features(sample, observation_space, normalize_images).shape[1:]
@@ -150,14 +156,32 @@ class MuZeroPolicy(BasePolicy):
         hidden_size = int(np.prod(probe.shape[1:]))
         # SimSiam-style heads: the projection of a hidden state imagined by the dynamics
         # should match the projection of the hidden state of the real next observation.
-        self.projection = nn.Sequential(
-            nn.Flatten(), nn.Linear(hidden_size, projection_dim), nn.ReLU(),
-            nn.Linear(projection_dim, projection_dim),
-        )  # fmt: skip
-        self.projection_predictor = nn.Sequential(
-            nn.Linear(projection_dim, projection_dim), nn.ReLU(),
-            nn.Linear(projection_dim, projection_dim),
-        )  # fmt: skip
+        self.projection: nn.Sequential
+        self.projection_predictor: nn.Sequential
+        if projection_norm:
+            # Batch norm after each layer, the last without a learnable scale (SimSiam,
+            # EfficientZero): across a batch the projections then have unit variance in
+            # every dimension, so a constant (or zero) projection, which satisfies the
+            # cosine loss trivially, is not reachable.
+            self.projection = nn.Sequential(
+                nn.Flatten(), nn.Linear(hidden_size, projection_dim),
+                nn.BatchNorm1d(projection_dim), nn.ReLU(),
+                nn.Linear(projection_dim, projection_dim),
+                nn.BatchNorm1d(projection_dim, affine=False),
+            )  # fmt: skip
+            self.projection_predictor = nn.Sequential(
+                nn.Linear(projection_dim, projection_dim), nn.BatchNorm1d(projection_dim),
+                nn.ReLU(), nn.Linear(projection_dim, projection_dim),
+            )  # fmt: skip
+        else:
+            self.projection = nn.Sequential(
+                nn.Flatten(), nn.Linear(hidden_size, projection_dim), nn.ReLU(),
+                nn.Linear(projection_dim, projection_dim),
+            )  # fmt: skip
+            self.projection_predictor = nn.Sequential(
+                nn.Linear(projection_dim, projection_dim), nn.ReLU(),
+                nn.Linear(projection_dim, projection_dim),
+            )  # fmt: skip
         self.observation_decoder: nn.Module | None = None
         if observation_decoder:
             self.observation_decoder = nn.Sequential(

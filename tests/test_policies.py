@@ -227,3 +227,68 @@ def test_reward_loss_weight_scales_the_reward_term_only() -> None:
     assert heavy_info["reward_loss"] == info["reward_loss"]
     off, _, _ = compute_loss(policy, batch, reward_loss_weight=0.0)
     torch.testing.assert_close(off, base - info["reward_loss"], rtol=1e-5, atol=1e-5)
+
+
+def _consistency_only(policy: MlpPolicy, batch: TrainingBatch) -> float:
+    _, info, _ = compute_loss(policy, batch, consistency_loss_weight=1.0)
+    return info["consistency_loss"]
+
+
+@pytest.mark.parametrize("projection_norm", [False, True])
+def test_projection_norm_keeps_the_spread_and_leaves_no_constant_optimum(
+    projection_norm: bool,
+) -> None:
+    """Without batch norm the heads have a collapsed optimum: a constant projection and a
+    predictor that maps it onto itself score the cosine loss's minimum, -1, on any batch,
+    and shrinking the weights (what Adam's L2 does to weights the loss does not hold)
+    shrinks the projection. With batch norm the same weights score 0, and a tenfold
+    shrink leaves each dimension's spread over the batch."""
+    torch.manual_seed(0)
+    policy = MlpPolicy(
+        spaces.Box(-5, 5, (3,)),
+        spaces.Discrete(2),
+        constant_lr,
+        hidden_dim=8,
+        projection_norm=projection_norm,
+    )
+    policy.set_training_mode(True)
+    batch = make_batch(batch=16)
+    hidden = policy.represent(policy.preprocess(batch.observations))
+    projection_layers = [m for m in policy.projection if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        before = policy.projection(hidden)
+        for layer in projection_layers:
+            layer.weight.mul_(0.1)
+            layer.bias.mul_(0.1)
+        shrunk = policy.projection(hidden)
+        for layer in projection_layers:
+            layer.weight.zero_()  # the projection no longer depends on its input
+        projection_layers[-1].bias.abs_()
+        for layer in policy.projection_predictor:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.copy_(torch.eye(64))
+                layer.bias.zero_()
+    collapsed = _consistency_only(policy, batch)
+    if projection_norm:
+        torch.testing.assert_close(shrunk.mean(0), torch.zeros(64), atol=1e-4, rtol=0)
+        assert (shrunk.var(0, unbiased=False) > 0.9).all()
+        assert abs(collapsed) < 1e-3
+    else:
+        assert shrunk.norm() < 0.1 * before.norm()
+        assert collapsed < -0.999
+
+
+def test_projection_norm_is_kept_by_save_and_load_and_needs_two_samples(tmp_path) -> None:
+    from muzero_gym import MuZero
+
+    kwargs = {"policy_kwargs": {"projection_norm": True}, "consistency_loss_weight": 1.0}
+    model = MuZero("MlpPolicy", "CartPole-v1", batch_size=8, learning_starts=16, seed=0, **kwargs)
+    model.learn(32)
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in model.policy.projection)
+    model.save(tmp_path / "m.zip")
+    loaded = MuZero.load(tmp_path / "m.zip")
+    assert loaded.policy.projection_norm
+    for key, value in model.policy.state_dict().items():
+        torch.testing.assert_close(loaded.policy.state_dict()[key], value)
+    with pytest.raises(ValueError, match="projection_norm.*batch_size >= 2"):
+        MuZero("MlpPolicy", "CartPole-v1", batch_size=1, **kwargs)
