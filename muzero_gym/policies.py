@@ -154,34 +154,25 @@ class MuZeroPolicy(BasePolicy):
             ),
         )
         hidden_size = int(np.prod(probe.shape[1:]))
+
         # SimSiam-style heads: the projection of a hidden state imagined by the dynamics
         # should match the projection of the hidden state of the real next observation.
-        self.projection: nn.Sequential
-        self.projection_predictor: nn.Sequential
-        if projection_norm:
-            # Batch norm after each layer, the last without a learnable scale (SimSiam,
-            # EfficientZero): across a batch the projections then have unit variance in
-            # every dimension, so a constant (or zero) projection, which satisfies the
-            # cosine loss trivially, is not reachable.
-            self.projection = nn.Sequential(
-                nn.Flatten(), nn.Linear(hidden_size, projection_dim),
-                nn.BatchNorm1d(projection_dim), nn.ReLU(),
-                nn.Linear(projection_dim, projection_dim),
-                nn.BatchNorm1d(projection_dim, affine=False),
-            )  # fmt: skip
-            self.projection_predictor = nn.Sequential(
-                nn.Linear(projection_dim, projection_dim), nn.BatchNorm1d(projection_dim),
-                nn.ReLU(), nn.Linear(projection_dim, projection_dim),
-            )  # fmt: skip
-        else:
-            self.projection = nn.Sequential(
-                nn.Flatten(), nn.Linear(hidden_size, projection_dim), nn.ReLU(),
-                nn.Linear(projection_dim, projection_dim),
-            )  # fmt: skip
-            self.projection_predictor = nn.Sequential(
-                nn.Linear(projection_dim, projection_dim), nn.ReLU(),
-                nn.Linear(projection_dim, projection_dim),
-            )  # fmt: skip
+        # With projection_norm, batch norm after each layer, the last without a learnable
+        # scale (SimSiam, EfficientZero): across a batch the projections then have unit
+        # variance in every dimension, so a constant (or zero) projection, which satisfies
+        # the cosine loss trivially, is not reachable. Without it the layers keep the
+        # indices (and checkpoint keys) they always had.
+        def norm(affine: bool = True) -> list[nn.Module]:
+            return [nn.BatchNorm1d(projection_dim, affine=affine)] if projection_norm else []
+
+        self.projection = nn.Sequential(
+            nn.Flatten(), nn.Linear(hidden_size, projection_dim), *norm(), nn.ReLU(),
+            nn.Linear(projection_dim, projection_dim), *norm(affine=False),
+        )  # fmt: skip
+        self.projection_predictor = nn.Sequential(
+            nn.Linear(projection_dim, projection_dim), *norm(), nn.ReLU(),
+            nn.Linear(projection_dim, projection_dim),
+        )  # fmt: skip
         self.observation_decoder: nn.Module | None = None
         if observation_decoder:
             self.observation_decoder = nn.Sequential(
