@@ -26,6 +26,7 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
@@ -72,7 +73,9 @@ class MuZero(BaseAlgorithm):
     :param unroll_steps: K, steps the model is unrolled in training
     :param batch_size: positions per gradient step
     :param buffer_size: replay capacity in transitions
-    :param weight_decay: L2 regularisation (Appendix G: 1e-4)
+    :param weight_decay: L2 regularisation (Appendix G: 1e-4, with SGD). Adam adds it to the
+        gradient before its scaling, which zeroes units the loss barely uses; pass
+        ``policy_kwargs=dict(optimizer_class=torch.optim.AdamW)`` to decouple it
     :param support_size: value and reward are categorical over ``-support_size..support_size``
         after the h(x) transform (the paper uses 300 for Atari)
     :param value_loss_weight: weight of the value loss (Reanalyze uses 0.25)
@@ -681,8 +684,30 @@ class MuZero(BaseAlgorithm):
             "_episode_moves",
         ]
 
-    def set_parameters(self, *args: Any, **kwargs: Any) -> None:
-        super().set_parameters(*args, **kwargs)
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        # The optimizer's state goes with the networks, as in SB3's DQN and PPO, so that
+        # training resumes after loading with Adam's moments where they were.
+        return ["policy", "policy.optimizer"], []
+
+    def set_parameters(
+        self,
+        load_path_or_dict: str | dict[str, Any],
+        exact_match: bool = True,
+        device: torch.device | str = "auto",
+    ) -> None:
+        params = load_path_or_dict
+        if not isinstance(params, dict):
+            _, params, _ = load_from_zip_file(params, device=device, load_data=False)
+        if exact_match and set(params) == {"policy"}:
+            # A checkpoint from before the optimizer state was saved: the networks must
+            # still match exactly; the optimizer starts afresh, as it did then.
+            self.policy.load_state_dict(params["policy"])  # type: ignore[arg-type]
+        else:
+            super().set_parameters(params, exact_match=exact_match, device=device)
+        # The saved optimizer state carries the weight decay it was saved with; this
+        # model's own (a keyword of ``load`` may have changed it) is the one that holds.
+        for group in self.policy.optimizer.param_groups:
+            group["weight_decay"] = self.policy.weight_decay
         self.learner.sync_target()
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:

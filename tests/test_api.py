@@ -527,3 +527,57 @@ def test_training_and_search_flush_denormals_and_restore_the_setting() -> None:
         assert searched and all(searched)
         assert flushing_denormals() is before
     torch.set_flush_denormal(False)
+
+
+def test_adamw_from_policy_kwargs_gets_weight_decay_and_survives_save_load(tmp_path: Path) -> None:
+    """``weight_decay`` is Adam's coupled L2 by default; AdamW decouples it (SB3's way)."""
+    kwargs = {"optimizer_class": torch.optim.AdamW, **TINY["policy_kwargs"]}
+    model = tiny(weight_decay=0.01, policy_kwargs=kwargs)
+    optimizer = model.policy.optimizer
+    assert type(optimizer) is torch.optim.AdamW
+    assert all(group["weight_decay"] == 0.01 for group in optimizer.param_groups)
+    model.learn(48)
+    assert model._n_updates > 0 and optimizer.state  # AdamW took steps
+    model.save(tmp_path / "model")
+    loaded = MuZero.load(tmp_path / "model", env=gym.make("CartPole-v1"))
+    assert type(loaded.policy.optimizer) is torch.optim.AdamW
+    assert loaded.policy.optimizer.param_groups[0]["weight_decay"] == 0.01
+    step = next(iter(loaded.policy.optimizer.state.values()))["step"]
+    assert step == next(iter(optimizer.state.values()))["step"] > 0
+    loaded.learn(24, reset_num_timesteps=False)
+
+
+def test_optimizer_state_is_saved_and_old_checkpoints_without_it_still_load(
+    tmp_path: Path,
+) -> None:
+    model = tiny()
+    model.learn(48)
+    moments = model.policy.optimizer.state_dict()["state"]
+    model.save(tmp_path / "model")
+    loaded = MuZero.load(tmp_path / "model", env=gym.make("CartPole-v1"))
+    restored = loaded.policy.optimizer.state_dict()["state"]
+    assert restored.keys() == moments.keys()
+    for key, state in moments.items():
+        for name in ("step", "exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(restored[key][name], state[name])
+    # A weight decay given to load holds, not the one in the saved optimizer state.
+    changed = MuZero.load(tmp_path / "model", weight_decay=0.0)
+    assert all(g["weight_decay"] == 0.0 for g in changed.policy.optimizer.param_groups)
+    assert changed.policy.optimizer.state_dict()["state"].keys() == moments.keys()
+    # A checkpoint written before the optimizer state was saved loads with a fresh one...
+    with zipfile.ZipFile(tmp_path / "model.zip") as source:
+        members = {n: source.read(n) for n in source.namelist() if n != "policy.optimizer.pth"}
+    with zipfile.ZipFile(tmp_path / "old.zip", "w") as target:
+        for name, content in members.items():
+            target.writestr(name, content)
+    old = MuZero.load(tmp_path / "old.zip", env=gym.make("CartPole-v1"))
+    assert not old.policy.optimizer.state
+    for key, value in model.policy.state_dict().items():
+        torch.testing.assert_close(old.policy.state_dict()[key], value)
+    old.learn(24, reset_num_timesteps=False)
+    # ...but its networks must still match exactly.
+    params = old.get_parameters()
+    assert set(params) == {"policy", "policy.optimizer"}
+    params["policy"].pop(next(iter(params["policy"])))
+    with pytest.raises(RuntimeError, match="Missing key"):
+        old.set_parameters({"policy": params["policy"]})
