@@ -26,16 +26,31 @@ from muzero_gym import MuZero
 PROJECTION_HEADS = ("projection", "projection_predictor")
 
 
-def _hidden_layers(module: nn.Module, prefix: str) -> list[tuple[str, nn.Linear]]:
-    """Linear layers whose output goes through a ReLU next, in ``nn.Sequential`` order."""
+def _incoming(layer: nn.Module) -> torch.Tensor | None:
+    """Per output unit, the largest incoming weight or bias of a linear layer, or of
+    EntityMlpPolicy's context layer (its own map plus the map of the others' mean)."""
+    parts = [layer] if isinstance(layer, nn.Linear) else []
+    if not parts and all(isinstance(getattr(layer, n, None), nn.Linear) for n in ("own", "others")):
+        parts = [layer.own, layer.others]  # type: ignore[list-item]
+    if not parts:
+        return None
+    largest = [p.weight.detach().abs().amax(dim=1) for p in parts]
+    largest += [p.bias.detach().abs() for p in parts if p.bias is not None]
+    return torch.stack(largest).amax(dim=0)
+
+
+def _hidden_layers(module: nn.Module, prefix: str) -> list[tuple[str, torch.Tensor]]:
+    """Linear (or context) layers whose output goes through a ReLU next, in
+    ``nn.Sequential`` order, each with its units' largest incoming weight."""
     found = []
     for name, child in module.named_children():
         path = f"{prefix}.{name}" if prefix else name
         if isinstance(child, nn.Sequential):
             layers = list(child.named_children())
             for (first, a), (_, b) in zip(layers, layers[1:], strict=False):
-                if isinstance(a, nn.Linear) and isinstance(b, nn.ReLU):
-                    found.append((f"{path}.{first}", a))
+                incoming = _incoming(a)
+                if incoming is not None and isinstance(b, nn.ReLU):
+                    found.append((f"{path}.{first}", incoming))
             found.extend(_hidden_layers(child, path))
     return found
 
@@ -44,10 +59,7 @@ def report(model: MuZero, tiny: float = 1e-6) -> dict[str, Any]:
     """``{"layers": {name: (zeroed units, units)}, "projection_zeroed": bool, ...}``."""
     policy = model.policy
     layers: dict[str, tuple[int, int]] = {}
-    for name, layer in _hidden_layers(policy, ""):
-        incoming = layer.weight.detach().abs().amax(dim=1)
-        if layer.bias is not None:
-            incoming = torch.maximum(incoming, layer.bias.detach().abs())
+    for name, incoming in _hidden_layers(policy, ""):
         layers[name] = (int((incoming < tiny).sum()), int(incoming.numel()))
     # MlpPolicy's dynamics adds the state and action embeddings before its ReLU.
     if isinstance(getattr(policy, "dynamics_state_in", None), nn.Linear):

@@ -962,3 +962,19 @@ def test_dead_units_counts_zeroed_units_and_a_zeroed_projection(tmp_path: Path, 
     model.save(tmp_path / "m.zip")
     dead_units.main([str(tmp_path / "m.zip")])
     assert "consistency projection ZEROED" in capsys.readouterr().out
+
+
+def test_dead_units_reads_the_entity_policys_context_layers() -> None:
+    from benchmarks import dead_units
+
+    model = dead_units.MuZero(
+        "EntityMlpPolicy", "Traffic-v0", seed=0, policy_kwargs={"hidden_dim": 8, "net_arch": [16]}
+    )
+    assert dead_units.report(model)["layers"]["dynamics_trunk.0"] == (0, 16)
+    layer = model.policy.dynamics_trunk[0]
+    with torch.no_grad():
+        layer.own.weight[:3] = 0.0
+        layer.own.bias[:3] = 0.0
+        layer.others.weight[2] = 0.0
+    # Units 0 and 1 still get the others' mean; unit 2 gets nothing.
+    assert dead_units.report(model)["layers"]["dynamics_trunk.0"] == (1, 16)
