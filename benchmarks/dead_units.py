@@ -62,15 +62,12 @@ def report(model: MuZero, tiny: float = 1e-6) -> dict[str, Any]:
     for name, incoming in _hidden_layers(policy, ""):
         layers[name] = (int((incoming < tiny).sum()), int(incoming.numel()))
     # MlpPolicy's dynamics adds the state and action embeddings before its ReLU.
-    if isinstance(getattr(policy, "dynamics_state_in", None), nn.Linear):
-        state_in = policy.dynamics_state_in
-        incoming = torch.maximum(
-            state_in.weight.detach().abs().amax(dim=1), state_in.bias.detach().abs()
-        )
+    state_in = _incoming(getattr(policy, "dynamics_state_in", nn.Identity()))
+    if state_in is not None:
         action_in = getattr(policy, "dynamics_action_in", None)
         if isinstance(action_in, nn.Embedding):
-            incoming = torch.maximum(incoming, action_in.weight.detach().abs().amax(dim=0))
-        layers["dynamics_state_in"] = (int((incoming < tiny).sum()), int(incoming.numel()))
+            state_in = torch.maximum(state_in, action_in.weight.detach().abs().amax(dim=0))
+        layers["dynamics_state_in"] = (int((state_in < tiny).sum()), int(state_in.numel()))
     heads = [p for head in PROJECTION_HEADS for p in getattr(policy, head).parameters()]
     largest = max(float(p.detach().abs().max()) for p in heads)
     zeroed = sum(count for count, _ in layers.values())
