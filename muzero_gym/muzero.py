@@ -73,8 +73,9 @@ class MuZero(BaseAlgorithm):
     :param unroll_steps: K, steps the model is unrolled in training
     :param batch_size: positions per gradient step
     :param buffer_size: replay capacity in transitions
-    :param weight_decay: L2 regularisation (Appendix G: 1e-4, with SGD). Adam adds it to the
-        gradient before its scaling, which zeroes units the loss barely uses; pass
+    :param weight_decay: L2 regularisation, off by default. The paper's 1e-4 (Appendix G) was
+        for SGD; Adam adds it to the gradient before its scaling, which zeroes units the loss
+        barely uses (``benchmarks/dead_units.py``). Pass
         ``policy_kwargs=dict(optimizer_class=torch.optim.AdamW)`` to decouple it
     :param support_size: value and reward are categorical over ``-support_size..support_size``
         after the h(x) transform (the paper uses 300 for Atari)
@@ -228,7 +229,7 @@ class MuZero(BaseAlgorithm):
         unroll_steps: int = 5,
         batch_size: int = 256,
         buffer_size: int = 100_000,
-        weight_decay: float = 1e-4,
+        weight_decay: float = 0.0,
         support_size: int = 300,
         value_loss_weight: float = 0.25,
         reward_loss_weight: float = 1.0,

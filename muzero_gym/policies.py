@@ -86,7 +86,8 @@ class MuZeroPolicy(BasePolicy):
     :param action_space: a ``Discrete``, ``MultiDiscrete`` or bounded ``Box`` action space
     :param lr_schedule: learning rate schedule (progress remaining -> learning rate)
     :param support_size: value / reward support is ``-support_size .. support_size``
-    :param weight_decay: L2 penalty on all weights (the paper uses 1e-4)
+    :param weight_decay: L2 penalty on all weights, passed to the optimizer (the paper's 1e-4
+        was for SGD)
     :param optimizer_class: optimizer
     :param optimizer_kwargs: extra optimizer arguments
     :param normalize_images: scale uint8 image observations to [0, 1]
@@ -115,7 +116,7 @@ class MuZeroPolicy(BasePolicy):
         action_space: spaces.Space,
         lr_schedule: Any,
         support_size: int = 10,
-        weight_decay: float = 1e-4,
+        weight_decay: float = 0.0,
         optimizer_class: type[torch.optim.Optimizer] = torch.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         normalize_images: bool = True,
