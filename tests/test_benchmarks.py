@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -978,3 +979,81 @@ def test_dead_units_reads_the_entity_policys_context_layers() -> None:
         layer.others.weight[2] = 0.0
     # Units 0 and 1 still get the others' mean; unit 2 gets nothing.
     assert dead_units.report(model)["layers"]["dynamics_trunk.0"] == (1, 16)
+
+
+def _figures(text: str) -> list[float]:
+    """The numbers in printed text, in order (thousands separators dropped)."""
+    return [float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--search", "gumbel"],
+        ["--sampled", "4", "--action-dims", "2"],
+        ["--search", "gumbel", "--sampled", "4", "--entities", "3", "--policy", "entity"],
+    ],
+    ids=["pUCT", "gumbel", "sampled", "traffic10-setting"],
+)
+def test_mcts_speed_prints_a_positive_row_per_batch_size(monkeypatch, capsys, extra) -> None:
+    from benchmarks import mcts_speed
+
+    argv = ["mcts_speed", "--batch-sizes", "1", "3", "--num-simulations", "3", "--repeats", "2"]
+    monkeypatch.setattr("sys.argv", argv + ["--hidden", "8", *extra])
+    mcts_speed.main()
+    rows = [_figures(line) for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [row[0] for row in rows] == [1, 3]
+    for _, sims_per_s, search_ms, network_ms, ratio in rows:
+        assert sims_per_s > 0 and search_ms > 0 and network_ms > 0
+        assert ratio == pytest.approx(search_ms / network_ms, rel=0.05, abs=0.01)
+
+
+def test_mcts_speed_refuses_settings_it_cannot_build(monkeypatch, capsys) -> None:
+    from benchmarks import mcts_speed
+
+    for extra in (["--entities", "3"], ["--policy", "entity"]):
+        monkeypatch.setattr("sys.argv", ["mcts_speed", *extra])
+        with pytest.raises(SystemExit) as exit_info:
+            mcts_speed.main()
+        assert exit_info.value.code == 2
+        assert "needs" in capsys.readouterr().err
+
+
+def test_traffic_speed_prints_both_grids(monkeypatch, capsys) -> None:
+    from benchmarks import traffic_speed
+
+    monkeypatch.setattr("sys.argv", ["traffic_speed", "--steps", "30", "--runs", "2"])
+    traffic_speed.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "30 steps x 2 runs"
+    assert "2x2 ( 4 intersections)" in lines[1] and "2x5 (10 intersections)" in lines[2]
+    for line in lines[1:]:
+        median, *runs, target = _figures(line.split("median", 1)[1])
+        assert len(runs) == 2 and median > 0 and target in (10_000, 2_000)
+
+
+def test_robot_arm_scripts_print_their_figures(monkeypatch, capsys, tmp_path) -> None:
+    pytest.importorskip("mujoco", reason="RobotArm-v0 needs the `envs` extra (mujoco)")
+    from benchmarks import robot_arm_scripted, robot_arm_speed
+
+    monkeypatch.setattr("sys.argv", ["robot_arm_speed", "--steps", "120", "--runs", "2"])
+    robot_arm_speed.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "frame_skip=20, 120 steps x 2 runs" and len(lines) == 3
+    for line in lines[1:]:
+        cpu_rate, wall_rate, *_ = _figures(line.split("median", 1)[1])
+        assert cpu_rate > 0 and wall_rate > 0
+
+    out = tmp_path / "scripted.json"
+    monkeypatch.setattr("sys.argv", ["robot_arm_scripted", "--episodes", "3", "--json", str(out)])
+    robot_arm_scripted.main()
+    results = json.loads(out.read_text())
+    assert set(results) == {"scripted (DLS)", "random"}
+    assert all(r["episodes"] == 3 for r in results.values())
+    # The controller reaches targets a random policy does not.
+    assert results["scripted (DLS)"]["success_rate"] > results["random"]["success_rate"]
+    assert (
+        results["scripted (DLS)"]["final_distance_mean_m"]
+        < results["random"]["final_distance_mean_m"]
+    )
