@@ -51,6 +51,42 @@ def test_gymnasium_check_env(reward_fn: str) -> None:
     assert "phase 0" in str(text.render())
 
 
+def test_rgb_array_render_draws_queues_and_lights() -> None:
+    env = gym.make("Traffic-v0", render_mode="rgb_array")  # no render-mode warning either
+    gym_check_env(env.unwrapped)
+    env.reset(seed=0)
+    empty = env.render()
+    assert empty.shape == (192, 192, 3) and empty.dtype == np.uint8
+    orange = np.array([230, 120, 30])
+
+    def lights(image: np.ndarray) -> dict[str, int]:
+        # Stop-line lights of intersection (0, 0), centre (48, 48): N, E, S, W.
+        at = {"N": image[36, 44], "E": image[44, 59], "S": image[59, 51], "W": image[51, 36]}
+        return {name: tuple(pixel) for name, pixel in at.items()}
+
+    green, red = (0, 200, 60), (220, 30, 30)
+    assert lights(empty) == {"N": green, "E": red, "S": green, "W": red}  # phase 0: N-S
+    assert not np.all(empty == orange, axis=2).any()  # nothing queued yet
+    for _ in range(10):  # hold N-S green: E-W queues grow
+        env.step(np.zeros(4, dtype=np.int64))
+    busy = env.render()
+    queued = env.unwrapped._held[: env.unwrapped._num_lanes].sum()
+    assert queued > 0 and np.all(busy == orange, axis=2).sum() > 0
+    env.step(np.ones(4, dtype=np.int64))  # asks for E-W; the change (5 s) is over
+    assert lights(env.render()) == {"N": red, "E": green, "S": red, "W": green}
+    slow = TrafficEnv(yellow_time=8.0, render_mode="rgb_array")  # a change over 5 s steps
+    slow.reset(seed=0)
+    for _ in range(2):
+        slow.step(np.zeros(4, dtype=np.int64))
+    slow.step(np.ones(4, dtype=np.int64))
+    assert set(lights(slow.render()).values()) == {(240, 190, 0)}  # amber while changing
+    wide = gym.make("Traffic-v0", num_intersections=10, render_mode="rgb_array")
+    wide.reset(seed=0)
+    assert wide.render().shape == (192, 480, 3)
+    with pytest.raises(ValueError, match="render_mode"):
+        TrafficEnv(render_mode="human")
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"phase_plan": "four-phase", "grid_shape": (1, 3)}])
 def test_sb3_check_env(kwargs: dict) -> None:
     sb3_check_env(TrafficEnv(**kwargs), warn=True)

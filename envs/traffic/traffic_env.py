@@ -134,7 +134,9 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
     gym.make("Traffic-v0", grid_shape=(3, 3), demand=500.0, reward_fn="queue")
     ```
 
-    * ``render_mode``: ``"ansi"`` returns a text summary (phase and queues per intersection).
+    * ``render_mode``: ``"ansi"`` returns a text summary (phase and queues per intersection),
+      ``"rgb_array"`` an image of the grid (queues as bars, a light at every stop line;
+      ``gymnasium.wrappers.RecordVideo`` takes it). Other modes are refused.
     * ``num_intersections`` / ``grid_shape``: size of the grid (default 2 x 2); a count is laid
       out as the most square grid (10 -> 2 x 5).
     * ``demand``: veh/h per boundary approach: a float, ``(north_south, east_west)``, or one
@@ -153,7 +155,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
     * v0: initial version.
     """
 
-    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -205,8 +207,11 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if max_green < min_green:
             raise ValueError(f"max_green ({max_green}) must be >= min_green ({min_green})")
-        # Unknown modes are not an error: SB3's make_vec_env asks for "rgb_array" by default
-        # and Gymnasium already warns; render() then returns None.
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
+            )
         self.render_mode = render_mode
 
         self.network = build_grid(rows, cols)
@@ -512,8 +517,16 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             "reward_pressure": rewards["pressure"],
         }
 
-    def render(self) -> str | None:  # type: ignore[override]
-        """``"ansi"``: one line per intersection with its phase and queued vehicles per approach."""
+    def render(self) -> str | np.ndarray | None:  # type: ignore[override]
+        """``"ansi"``: one line per intersection with its phase and queued vehicles per approach.
+
+        ``"rgb_array"``: a ``(rows * 96, cols * 96, 3)`` uint8 image of the grid, north up:
+        each approach's queue as a bar along its incoming lane, from the stop line back
+        (full length = the link's storage), and a light at each stop line: green while the
+        approach has a green lane, amber during a change, red otherwise.
+        """
+        if self.render_mode == "rgb_array":
+            return self._render_rgb()
         if self.render_mode != "ansi":
             return None
         queued = self._held[: self._num_lanes].reshape(self.num_intersections, 4, 3).sum(2)
@@ -529,6 +542,50 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             )
             lines.append(f"({row},{col}) phase {self._phase[i]}{changing:11s} queued {counts}")
         return "\n".join(lines)
+
+    def _render_rgb(self) -> np.ndarray:
+        cell, road, box = 96, 16, 10  # pixels: per intersection, road width, half a box
+        rows, cols = self.network.rows, self.network.cols
+        image = np.empty((rows * cell, cols * cell, 3), dtype=np.uint8)
+        image[:] = (196, 214, 180)
+        half = road // 2
+        for row in range(rows):
+            y = row * cell + cell // 2
+            image[y - half : y + half, :] = (90, 90, 90)
+        for col in range(cols):
+            x = col * cell + cell // 2
+            image[:, x - half : x + half] = (90, 90, 90)
+        queued = self._held[: self._num_lanes].reshape(self.num_intersections, 4, 3).sum(2)
+        fill = np.clip(queued / (NUM_MOVEMENTS * self.lane_storage), 0.0, 1.0)
+        reach = cell // 2 - box  # pixels from a stop line to the cell's edge
+        green = np.any(self.phase_green.reshape(self.n_phases, 4, 3), axis=2)  # [P, 4]
+        for i in range(self.num_intersections):
+            row, col = divmod(i, cols)
+            y, x = row * cell + cell // 2, col * cell + cell // 2
+            image[y - box : y + box, x - box : x + box] = (60, 60, 60)
+            changing = self._green_start[i] > self._time
+            for approach in range(4):
+                length = int(round(fill[i, approach] * reach))
+                # Incoming lanes keep to the right: from the north (heading south) on the
+                # west half of the road, from the east on the north half, and so on.
+                stop, bar = {
+                    0: ((slice(y - box - 3, y - box), slice(x - half, x)),
+                        (slice(y - box - 3 - length, y - box - 3), slice(x - half + 2, x - 2))),
+                    1: ((slice(y - half, y), slice(x + box, x + box + 3)),
+                        (slice(y - half + 2, y - 2), slice(x + box + 3, x + box + 3 + length))),
+                    2: ((slice(y + box, y + box + 3), slice(x, x + half)),
+                        (slice(y + box + 3, y + box + 3 + length), slice(x + 2, x + half - 2))),
+                    3: ((slice(y, y + half), slice(x - box - 3, x - box)),
+                        (slice(y + 2, y + half - 2), slice(x - box - 3 - length, x - box - 3))),
+                }[approach]  # fmt: skip
+                image[bar] = (230, 120, 30)
+                if changing:
+                    image[stop] = (240, 190, 0)
+                elif green[self._phase[i], approach]:
+                    image[stop] = (0, 200, 60)
+                else:
+                    image[stop] = (220, 30, 30)
+        return image
 
     # ------------------------------------------------------------------ for controllers
     def symmetries(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
