@@ -59,7 +59,7 @@ def test_rgb_array_render_draws_queues_and_lights() -> None:
     assert empty.shape == (192, 192, 3) and empty.dtype == np.uint8
     orange = np.array([230, 120, 30])
 
-    def lights(image: np.ndarray) -> dict[str, int]:
+    def lights(image: np.ndarray) -> dict[str, tuple[int, ...]]:
         # Stop-line lights of intersection (0, 0), centre (48, 48): N, E, S, W.
         at = {"N": image[36, 44], "E": image[44, 59], "S": image[59, 51], "W": image[51, 36]}
         return {name: tuple(pixel) for name, pixel in at.items()}

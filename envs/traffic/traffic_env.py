@@ -529,7 +529,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             return self._render_rgb()
         if self.render_mode != "ansi":
             return None
-        queued = self._held[: self._num_lanes].reshape(self.num_intersections, 4, 3).sum(2)
+        queued = self._queued_by_approach()  # [N, 4]
         lines = [
             f"t={self._time:.0f}s  throughput={self._throughput:.0f}  "
             f"outside={self._held[self._num_lanes :].sum():.0f}"
@@ -543,6 +543,10 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             lines.append(f"({row},{col}) phase {self._phase[i]}{changing:11s} queued {counts}")
         return "\n".join(lines)
 
+    def _queued_by_approach(self) -> np.ndarray:
+        """Vehicles queued at each stop line, summed over an approach's lanes.  # [N, 4]"""
+        return self._held[: self._num_lanes].reshape(self.num_intersections, 4, 3).sum(2)
+
     def _render_rgb(self) -> np.ndarray:
         cell, road, box = 96, 16, 10  # pixels: per intersection, road width, half a box
         rows, cols = self.network.rows, self.network.cols
@@ -555,7 +559,7 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
         for col in range(cols):
             x = col * cell + cell // 2
             image[:, x - half : x + half] = (90, 90, 90)
-        queued = self._held[: self._num_lanes].reshape(self.num_intersections, 4, 3).sum(2)
+        queued = self._queued_by_approach()  # [N, 4]
         fill = np.clip(queued / (NUM_MOVEMENTS * self.lane_storage), 0.0, 1.0)
         reach = cell // 2 - box  # pixels from a stop line to the cell's edge
         green = np.any(self.phase_green.reshape(self.n_phases, 4, 3), axis=2)  # [P, 4]
@@ -564,20 +568,20 @@ class TrafficEnv(gym.Env[np.ndarray, np.ndarray]):
             y, x = row * cell + cell // 2, col * cell + cell // 2
             image[y - box : y + box, x - box : x + box] = (60, 60, 60)
             changing = self._green_start[i] > self._time
-            for approach in range(4):
-                length = int(round(fill[i, approach] * reach))
-                # Incoming lanes keep to the right: from the north (heading south) on the
-                # west half of the road, from the east on the north half, and so on.
-                stop, bar = {
-                    0: ((slice(y - box - 3, y - box), slice(x - half, x)),
-                        (slice(y - box - 3 - length, y - box - 3), slice(x - half + 2, x - 2))),
-                    1: ((slice(y - half, y), slice(x + box, x + box + 3)),
-                        (slice(y - half + 2, y - 2), slice(x + box + 3, x + box + 3 + length))),
-                    2: ((slice(y + box, y + box + 3), slice(x, x + half)),
-                        (slice(y + box + 3, y + box + 3 + length), slice(x + 2, x + half - 2))),
-                    3: ((slice(y, y + half), slice(x - box - 3, x - box)),
-                        (slice(y + 2, y + half - 2), slice(x - box - 3 - length, x - box - 3))),
-                }[approach]  # fmt: skip
+            n, e, s, w = np.rint(fill[i] * reach).astype(int)  # bar lengths, N E S W
+            # (stop line, queue bar) per approach. Incoming lanes keep to the right: from
+            # the north (heading south) on the west half of the road, and so on.
+            shapes = [
+                ((slice(y - box - 3, y - box), slice(x - half, x)),
+                 (slice(y - box - 3 - n, y - box - 3), slice(x - half + 2, x - 2))),
+                ((slice(y - half, y), slice(x + box, x + box + 3)),
+                 (slice(y - half + 2, y - 2), slice(x + box + 3, x + box + 3 + e))),
+                ((slice(y + box, y + box + 3), slice(x, x + half)),
+                 (slice(y + box + 3, y + box + 3 + s), slice(x + 2, x + half - 2))),
+                ((slice(y, y + half), slice(x - box - 3, x - box)),
+                 (slice(y + 2, y + half - 2), slice(x - box - 3 - w, x - box - 3))),
+            ]  # fmt: skip
+            for approach, (stop, bar) in enumerate(shapes):
                 image[bar] = (230, 120, 30)
                 if changing:
                     image[stop] = (240, 190, 0)
