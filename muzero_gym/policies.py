@@ -48,7 +48,10 @@ def _features(obs: torch.Tensor, space: spaces.Space, normalize_images: bool) ->
 def scale_hidden_state(hidden: torch.Tensor) -> torch.Tensor:
     """Min-max scale each sample's hidden state to [0, 1] (Appendix G)."""
     flat = hidden.flatten(1)
-    low, high = torch.aminmax(flat, dim=1, keepdim=True)
+    # amin and amax, not aminmax: torch 2.11 and earlier have no derivative for aminmax
+    # (pytorch/pytorch#148808), and pyproject allows torch from 2.3.
+    low = flat.amin(dim=1, keepdim=True)
+    high = flat.amax(dim=1, keepdim=True)
     scaled = (flat - low) / (high - low).clamp(min=1e-5)
     return scaled.view_as(hidden)
 
