@@ -114,9 +114,9 @@ def test_trains_plays_saves_and_loads_on_cuda(case: str, tmp_path: Path) -> None
 
     on_cpu = MuZero.load(path, device="cpu")
     assert on_cpu.device.type == "cpu"
+    trained = model.policy.state_dict()
     for name, tensor in on_cpu.policy.state_dict().items():
-        expected = model.policy.state_dict()[name].cpu()
-        torch.testing.assert_close(tensor, expected, rtol=0, atol=0, msg=name)
+        torch.testing.assert_close(tensor, trained[name].cpu(), rtol=0, atol=0, msg=name)
     cpu_actions, _ = on_cpu.predict(obs, deterministic=True)
     assert all(space.contains(np.asarray(a, dtype=space.dtype)) for a in cpu_actions)
 
