@@ -133,3 +133,72 @@ def test_cuda_replay_buffer_and_training_resume_on_the_cpu(tmp_path: Path) -> No
     resumed.learn(80, reset_num_timesteps=False)
     assert resumed._n_updates > updates
     assert all(not p.is_cuda for p in resumed.policy.parameters())
+
+
+GAMES: dict[str, tuple[str, dict[str, Any]]] = {
+    "tic_tac_toe": ("MlpPolicy", {"discount": 1.0, "td_steps": 9}),
+    "connect_four": (
+        "CnnPolicy",
+        {**CNN, "discount": 1.0, "td_steps": 42, "symmetries": "board", "priority_alpha": 0.5,
+         "priority_beta": 0.5, "num_sampling_moves": 15},
+    ),
+}  # fmt: skip
+
+
+def _positions(game: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` positions a few random legal moves into a game, with their legal-move masks."""
+    from muzero_gym.games import TurnBasedGymEnv, openspiel_env
+
+    env = TurnBasedGymEnv(openspiel_env(game))
+    rng = np.random.default_rng(0)
+    observations: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    while len(observations) < n:
+        obs, info = env.reset(seed=int(rng.integers(1 << 31)))
+        for _ in range(int(rng.integers(0, 5))):
+            legal = np.flatnonzero(info["action_mask"])
+            obs, _, terminated, _, info = env.step(int(rng.choice(legal)))
+            if terminated:
+                break
+        else:
+            observations.append(obs)
+            masks.append(info["action_mask"])
+    return np.stack(observations), np.stack(masks).astype(bool)
+
+
+@pytest.mark.parametrize("game", list(GAMES))
+def test_board_game_self_play_on_cuda_plays_legal_moves_and_loads_back(
+    game: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyspiel")
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from muzero_gym.games import TurnBasedGymEnv, openspiel_env
+
+    policy, kwargs = GAMES[game]
+    env = DummyVecEnv([lambda: TurnBasedGymEnv(openspiel_env(game))] * 2)
+    model = MuZero(policy, env, seed=0, device=DEVICE, **{**TINY, **kwargs})
+    assert model.two_player
+    model.learn(160)
+    assert model._n_updates > 0
+    assert all(bool(torch.isfinite(p).all()) for p in model.policy.parameters())
+
+    obs, masks = _positions(game, 16)
+    rows = np.arange(len(masks))
+    for deterministic in (True, False):
+        actions, _ = model.predict(obs, action_masks=masks, deterministic=deterministic)
+        assert masks[rows, actions].all()
+    actions, _ = model.predict(obs, action_masks=masks, deterministic=True)
+
+    path = tmp_path / "model.zip"
+    model.save(path)
+    again = MuZero.load(path, device=DEVICE)
+    np.testing.assert_array_equal(
+        again.predict(obs, action_masks=masks, deterministic=True)[0], actions
+    )
+    on_cpu = MuZero.load(path, device="cpu")
+    trained = model.policy.state_dict()
+    for name, tensor in on_cpu.policy.state_dict().items():
+        torch.testing.assert_close(tensor, trained[name].cpu(), rtol=0, atol=0, msg=name)
+    cpu_actions, _ = on_cpu.predict(obs, action_masks=masks, deterministic=True)
+    assert masks[rows, cpu_actions].all()
