@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import itertools
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
 import numpy as np
@@ -53,7 +53,7 @@ def _episodes(
 ) -> tuple[list[list[float]], list[np.ndarray], np.ndarray, np.ndarray]:
     """Per-step distances, |action| and successes ``[T, episodes]``; the targets' azimuths."""
     env = make_envs("RobotArm-v0", episodes, seed)
-    obs = env.reset()
+    obs = cast(np.ndarray, env.reset())  # a Box observation
     azimuth = np.degrees(np.arctan2(obs[:, _TARGET_Y], obs[:, _TARGET_X]))
     distances: list[list[float]] = []
     sizes: list[np.ndarray] = []
@@ -64,7 +64,8 @@ def _episodes(
             actions, _ = model.policy.predict(obs, deterministic=True)
         else:
             actions, _ = model.predict(obs, deterministic=True)
-        obs, _, dones, infos = env.step(actions)
+        vec_obs, _, dones, infos = env.step(actions)
+        obs = cast(np.ndarray, vec_obs)
         # Every episode has the same length (a TimeLimit, no termination): all end together.
         distances.append([info["distance"] for info in infos])
         sizes.append(np.abs(np.asarray(actions)).mean(axis=1))

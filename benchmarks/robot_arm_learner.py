@@ -73,14 +73,18 @@ def ablate(
         )
         for group in model.policy.optimizer.param_groups:
             group["lr"] = learning_rate
+
+        def predict(
+            obs: torch.Tensor, actions: torch.Tensor, model: MuZero = model
+        ) -> torch.Tensor:
+            return model_predictions(model, obs, actions, reward_scale)[0]
+
         rng = np.random.default_rng(seed)
         start = time.perf_counter()
         for step in range(1, steps + 1):
             learner.step(rng)
             if step in report:
-                figures = score(
-                    lambda o, a, m=model: model_predictions(m, o, a, reward_scale)[0], states
-                )
+                figures = score(predict, states)
                 seconds = time.perf_counter() - start
                 rows.append({"variant": variant, "steps": step, "seconds": seconds, **figures})
     env.close()

@@ -142,7 +142,8 @@ def check(
     distances, successes, search_picks, search_dist_picks = [], [], [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
-        done, step, episode_distances, info = False, 0, [], {}
+        done, step, episode_distances = False, 0, []
+        info: dict[str, Any] = {}
         while not done:
             if step % 10 == 0:
                 actions = rng.uniform(-1, 1, (n_actions, arm.action_space.shape[0]))

@@ -43,7 +43,8 @@ def run(
     successes, finals, means, correlations, picks = [], [], [], [], []
     for episode in range(episodes):
         env.reset(seed=seed + 1000 + episode)
-        done, distances, info = False, [], {}
+        done, distances = False, []
+        info: dict[str, Any] = {}
         while not done:
             actions = np.tanh(rng.normal(0.0, sigma, (num_samples, 6)))
             scores = true_scores(arm, actions, horizon)

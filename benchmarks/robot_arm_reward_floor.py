@@ -71,7 +71,7 @@ def held_out_states(n_states: int, n_actions: int, seed: int) -> list[dict[str, 
     arm: Any = env.unwrapped
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
-    states = []
+    states: list[dict[str, np.ndarray]] = []
     while len(states) < n_states:
         actions = rng.uniform(-1, 1, (n_actions, 6)).astype(np.float32)
         qpos, qvel = arm.data.qpos.copy(), arm.data.qvel.copy()

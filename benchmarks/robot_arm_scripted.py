@@ -11,6 +11,7 @@ is `info["is_success"]` on the last step (end effector within 5 cm of the target
 import argparse
 import statistics
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import muzero_gym.envs  # noqa: F401  (registers RobotArm-v0)
@@ -70,8 +71,9 @@ def main() -> None:
     args = parser.parse_args()
 
     env = gym.make("RobotArm-v0")
+    arm: Any = env.unwrapped
     policies = {
-        "scripted (DLS)": ReachController(max_joint_speed=env.unwrapped.max_joint_speed),
+        "scripted (DLS)": ReachController(max_joint_speed=arm.max_joint_speed),
         "random": RandomPolicy(env.action_space, seed=0),
     }
     results = {name: evaluate(env, policy, args.episodes) for name, policy in policies.items()}

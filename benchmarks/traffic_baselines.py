@@ -20,11 +20,17 @@ chooses 1. (``--first-seed 10000 --seeds 4``: the evaluation episodes of
 import argparse
 import csv
 import statistics
+from typing import cast
 
 import gymnasium as gym
 import muzero_gym.envs  # noqa: F401  (registers Traffic-v0)
 import numpy as np
-from muzero_gym.envs.traffic import FixedTimeController, MaxPressureController, RandomController
+from muzero_gym.envs.traffic import (
+    FixedTimeController,
+    MaxPressureController,
+    RandomController,
+    TrafficEnv,
+)
 
 METRICS = ("mean_waiting_time", "mean_queue", "throughput", "mean_travel_time")
 
@@ -33,7 +39,7 @@ class NextPhaseController:
     """Ask each intersection for the phase after its current one (read from the observation)."""
 
     def __init__(self, env: gym.Env) -> None:
-        base = env.unwrapped
+        base = cast(TrafficEnv, env.unwrapped)
         self.n_phases, self.num_intersections = base.n_phases, base.num_intersections
 
     def predict(self, obs, state=None, episode_start=None, deterministic=True):  # type: ignore[no-untyped-def]
@@ -72,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = gym.make("Traffic-v0", num_intersections=args.num_intersections)
-    base = env.unwrapped
+    base = cast(TrafficEnv, env.unwrapped)
     controllers = {
         "fixed-time": FixedTimeController(base),
         "max-pressure": MaxPressureController(base),

@@ -43,7 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -131,7 +131,7 @@ def play(
     off_mode: list[float] = []
     changes: list[float] = []
     with mode_among_candidates(model, variant == "search+mode", mode_weight):
-        obs = env.reset()
+        obs = cast(np.ndarray, env.reset())  # a Box observation
         done = np.zeros(episodes, dtype=bool)
         while not done.all():
             mode, _ = model.policy.predict(obs, deterministic=True)
@@ -146,7 +146,8 @@ def play(
             requests = np.asarray(actions).reshape(episodes, -1)
             off_mode.append(float((requests != np.asarray(mode).reshape(episodes, -1)).mean()))
             changes.append(float(_relative(requests, obs, n_phases, relative).mean()))
-            obs, _, dones, infos = env.step(actions)
+            vec_obs, _, dones, infos = env.step(actions)
+            obs = cast(np.ndarray, vec_obs)
             # Every episode has the same length (a TimeLimit): all end together.
             waiting.append([float(info["mean_waiting_time"]) for info in infos])
             done = np.asarray(dones, dtype=bool)

@@ -11,10 +11,12 @@ small arrays (one thread); `taskset -c 0` pins the process to one core.
 import argparse
 import statistics
 import time
+from typing import cast
 
 import gymnasium as gym
 import muzero_gym.envs  # noqa: F401  (registers Traffic-v0)
 import numpy as np
+from muzero_gym.envs.traffic import TrafficEnv
 
 TARGETS = {4: 10_000, 10: 2_000}  # env steps/s asked for by issue 3
 
@@ -42,7 +44,8 @@ def main() -> None:
     print(f"{args.steps} steps x {args.runs} runs")
     for num_intersections, target in TARGETS.items():
         env = gym.make("Traffic-v0", num_intersections=num_intersections)
-        rows, cols = env.unwrapped.network.rows, env.unwrapped.network.cols
+        network = cast(TrafficEnv, env.unwrapped).network
+        rows, cols = network.rows, network.cols
         actions = np.random.default_rng(0).integers(0, 2, (args.steps, num_intersections))
         rates = steps_per_second(env, actions, args.runs)
         print(

@@ -5,6 +5,8 @@ env_wrapper: benchmarks.wrappers.FlattenMultiDiscreteAction
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
@@ -118,12 +120,14 @@ class RelativePhaseAction(gym.Wrapper):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        base = env.unwrapped
+        base: Any = env.unwrapped
         if not hasattr(base, "n_phases") or not isinstance(env.action_space, spaces.MultiDiscrete):
             raise TypeError(f"RelativePhaseAction needs a Traffic-v0 env, got {base}")
         self.n_phases = int(base.n_phases)
         self.num_intersections = int(base.num_intersections)
-        self._block = int(env.observation_space.shape[0]) // self.num_intersections
+        shape = env.observation_space.shape
+        assert shape is not None
+        self._block = int(shape[0]) // self.num_intersections
         self._phase = np.zeros(self.num_intersections, dtype=np.int64)
 
     def _read_phase(self, obs: np.ndarray) -> None:
