@@ -195,6 +195,14 @@ class MuZero(BaseAlgorithm):
         from the mean network value of the position's orientations (and, with
         ``reanalyze_policy``, re-searches them combined). Self-play costs one search per
         symmetry more. Needs ``symmetries``
+    :param ensemble_size: ``K`` networks, initialised apart, each trained by its own
+        gradient steps on its own batches from the shared replay. Every search (self-play,
+        ``predict``, Reanalyze's policy targets) runs once per network, and the ``K``
+        searches are combined as ``average_symmetries`` combines orientations (with it, or
+        with ``symmetric_targets``, each network searches every orientation): the action
+        values of separately trained models have errors that partly cancel. ``K`` times
+        the search and training cost; action spaces searched whole only (``Discrete``, or
+        ``MultiDiscrete`` flattened), since sampled candidates differ between networks
     :param two_player: values alternate sign between turns; ``None``: detected (True for
         PettingZoo / OpenSpiel board games)
     :param stats_window_size: episodes averaged for the rollout logs
@@ -209,6 +217,7 @@ class MuZero(BaseAlgorithm):
     # Models saved before the option existed load with it off.
     average_symmetries: bool = False
     symmetric_targets: bool = False
+    ensemble_size: int = 1
     gumbel_scale: Callable[[float], float] = ConstantTemperature(1.0)
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
@@ -266,6 +275,7 @@ class MuZero(BaseAlgorithm):
         symmetries: Sequence[Symmetry] | str | None = None,
         average_symmetries: bool = False,
         symmetric_targets: bool = False,
+        ensemble_size: int = 1,
         two_player: bool | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -377,6 +387,7 @@ class MuZero(BaseAlgorithm):
         self.symmetries = symmetries
         self.average_symmetries = average_symmetries
         self.symmetric_targets = symmetric_targets
+        self.ensemble_size = ensemble_size
         self.two_player = detected_two_player if two_player is None else bool(two_player)
         self._n_updates = 0
         self._update_budget = 0.0
@@ -614,17 +625,35 @@ class MuZero(BaseAlgorithm):
             f"mode_weight={self.mode_weight!r} needs the mode among the candidates "
             "(mode_candidate 'predict' or 'always')",
         )
-        self.policy = self.policy_class(  # type: ignore[assignment]
-            self.observation_space,
-            self.action_space,
-            self.lr_schedule,
-            support_size=self.support_size,
-            weight_decay=self.weight_decay,
-            normalize_observations=self.normalize_observations,
-            action_spec=self.action_spec,
-            observation_decoder=self.observation_loss_weight > 0,
-            **self.policy_kwargs,
-        ).to(self.device)
+        _check(
+            isinstance(self.ensemble_size, (int, np.integer))
+            and not isinstance(self.ensemble_size, bool)
+            and self.ensemble_size >= 1,
+            f"ensemble_size must be an integer >= 1, got {self.ensemble_size!r}",
+        )
+        _check(
+            self.ensemble_size == 1 or self.action_spec.enumerated,
+            f"ensemble_size > 1 needs actions searched whole; {self.action_space} is sampled "
+            "(each network would sample other candidates)",
+        )
+        # The first network is ``policy`` (as in every SB3 algorithm); the others are
+        # ``policy_1`` ... ``policy_{K-1}``, saved beside it.
+        self.members: list[MuZeroPolicy] = []
+        for index in range(int(self.ensemble_size)):
+            member = self.policy_class(
+                self.observation_space,
+                self.action_space,
+                self.lr_schedule,
+                support_size=self.support_size,
+                weight_decay=self.weight_decay,
+                normalize_observations=self.normalize_observations,
+                action_spec=self.action_spec,
+                observation_decoder=self.observation_loss_weight > 0,
+                **self.policy_kwargs,
+            ).to(self.device)
+            assert isinstance(member, MuZeroPolicy)
+            setattr(self, _member_name(index), member)
+            self.members.append(member)
         self.search_config = SearchConfig(
             num_simulations=self.num_simulations,
             discount=self.discount,
@@ -668,9 +697,11 @@ class MuZero(BaseAlgorithm):
             symmetric_bootstrap=bool(self.symmetric_targets),
             use_target_network=self.target_update_interval > 0,
         )
-        self.learner = Learner(
-            self.policy, self.replay_buffer, config, self._search_without_noise, self.device
-        )
+        self.learners = [
+            Learner(member, self.replay_buffer, config, self._search_without_noise, self.device)
+            for member in self.members
+        ]
+        self.learner = self.learners[0]
 
     def _excluded_save_params(self) -> list[str]:
         return [
@@ -679,6 +710,8 @@ class MuZero(BaseAlgorithm):
             "gumbel_config",
             "action_spec",
             "learner",
+            "learners",
+            "members",
             "_checked_symmetries",
             "_last_masks",
             "_last_to_play",
@@ -688,7 +721,8 @@ class MuZero(BaseAlgorithm):
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         # The optimizer's state goes with the networks, as in SB3's DQN and PPO, so that
         # training resumes after loading with Adam's moments where they were.
-        return ["policy", "policy.optimizer"], []
+        names = [_member_name(index) for index in range(len(self.members))]
+        return [item for name in names for item in (name, f"{name}.optimizer")], []
 
     def set_parameters(
         self,
@@ -699,6 +733,12 @@ class MuZero(BaseAlgorithm):
         params = load_path_or_dict
         if not isinstance(params, dict):
             _, params, _ = load_from_zip_file(params, device=device, load_data=False)
+        held = sum(1 for name in params if not name.endswith(".optimizer"))
+        if exact_match and held != len(self.members):
+            raise ValueError(
+                f"the checkpoint holds {held} network(s), this model has ensemble_size "
+                f"{len(self.members)}"
+            )
         if exact_match and set(params) == {"policy"}:
             # A checkpoint from before the optimizer state was saved: the networks must
             # still match exactly; the optimizer starts afresh, as it did then.
@@ -707,9 +747,10 @@ class MuZero(BaseAlgorithm):
             super().set_parameters(params, exact_match=exact_match, device=device)
         # The saved optimizer state carries the weight decay it was saved with; this
         # model's own (a keyword of ``load`` may have changed it) is the one that holds.
-        for group in self.policy.optimizer.param_groups:
-            group["weight_decay"] = self.policy.weight_decay
-        self.learner.sync_target()
+        for member, learner in zip(self.members, self.learners, strict=True):
+            for group in member.optimizer.param_groups:
+                group["weight_decay"] = member.weight_decay
+            learner.sync_target()
 
     def set_env(self, env: GymEnv, force_reset: bool = True) -> None:
         wrapper = _game_wrapper(env)
@@ -727,6 +768,7 @@ class MuZero(BaseAlgorithm):
         add_exploration_noise: bool,
         include_mode: bool | None = None,
         symmetries: Sequence[Symmetry] = (),
+        policy: MuZeroPolicy | None = None,
     ) -> SearchResult:
         """Batched search from raw observations ``[B, ...]``.
 
@@ -737,7 +779,10 @@ class MuZero(BaseAlgorithm):
             holds ``B`` rows for the observations, then ``B`` for each symmetry. With
             sampled actions every image searches the candidates sampled at its
             observation, moved with it, so that their slots correspond
+        :param policy: the network to search with (one of an ensemble's); ``self.policy``
+            by default
         """
+        policy = self.policy if policy is None else policy
         if include_mode is None:
             include_mode = self.mode_candidate == "always"
         if legal_actions is not None and legal_actions.shape[-1] == 0:
@@ -748,14 +793,14 @@ class MuZero(BaseAlgorithm):
         obs = torch.as_tensor(observations, device=self.device)
         with torch.inference_mode():
             if self.action_spec.enumerated:
-                root = self.policy.search_root(obs)
+                root = policy.search_root(obs)
                 if legal_actions is not None and symmetries:
                     moved = [s.move_action_figures(legal_actions) for s in symmetries]
                     legal_actions = np.concatenate([legal_actions, *moved])
             else:
                 # Candidates are sampled among the legal moves; the search sees slots.
                 explore = self.root_sampling_uniform if add_exploration_noise else 0.0
-                root = self.policy.search_root(
+                root = policy.search_root(
                     obs, legal_actions, explore, include_mode, float(self.mode_weight),
                     [s.move_actions for s in symmetries],
                 )  # fmt: skip
@@ -763,7 +808,7 @@ class MuZero(BaseAlgorithm):
             if self.search == "gumbel":
                 return gumbel_search(
                     root,
-                    self.policy.search_step,
+                    policy.search_step,
                     self.search_config,
                     self.gumbel_config,
                     legal_actions=legal_actions,
@@ -773,7 +818,7 @@ class MuZero(BaseAlgorithm):
                 )
             return search(
                 root,
-                self.policy.search_step,
+                policy.search_step,
                 self.search_config,
                 legal_actions=legal_actions,
                 rng=self._rng,
@@ -790,62 +835,74 @@ class MuZero(BaseAlgorithm):
     def _search_without_noise(
         self, observations: np.ndarray, legal_actions: np.ndarray | None
     ) -> SearchResult:
-        if self.symmetric_targets:  # (deterministic: no sample drawn for a move not played)
-            return self._symmetric_search(observations, legal_actions, False, None, True)
+        # (deterministic: no sample drawn for a move not played)
+        if self.symmetric_targets or len(self.members) > 1:
+            return self._combined_search(
+                observations, legal_actions, False, None, True, self.symmetric_targets
+            )
         return self._search(observations, legal_actions, add_exploration_noise=False)
 
-    def _symmetric_search(
+    def _combined_search(
         self,
         observations: np.ndarray,
         legal_actions: np.ndarray | None,
         add_exploration_noise: bool,
         include_mode: bool | None,
         deterministic: bool,
+        orientations: bool,
     ) -> SearchResult:
-        """One search of each observation ``[B, ...]`` and of its image under each
-        symmetry, their figures moved back onto the observation's actions (or, sampled,
-        its candidates' slots) and combined into one result of ``B`` rows
-        (``average_symmetries``, ``symmetric_targets``): summed visit counts, mean prior,
+        """One search of each observation ``[B, ...]`` by each network of the ensemble
+        and, with ``orientations``, of its image under each symmetry too, their figures
+        moved back onto the observation's actions (or, sampled, its candidates' slots)
+        and combined into one result of ``B`` rows (``ensemble_size``,
+        ``average_symmetries``, ``symmetric_targets``): summed visit counts, mean prior,
         Q and root value, and as policy target the normalised geometric mean of Gumbel's
         improved policies (pUCT: the mean of the visit distributions). Gumbel's ``chosen``
         is the best by the mean log improved policy, or (not ``deterministic``) a sample
         of the combined policy; pUCT's is the most visited when ``deterministic``, ties
         going to the larger summed prior, and otherwise left to the visit counts."""
-        symmetries = self._checked_symmetries
+        symmetries = self._checked_symmetries if orientations else ()
         batch = len(observations)
         if legal_actions is not None and legal_actions.shape[-1] == 0:
             legal_actions = None
-        result = self._search(
-            observations,
-            legal_actions,
-            add_exploration_noise,
-            include_mode,
-            symmetries=symmetries,
-        )
-        enumerated = result.candidates is None
-        views = len(symmetries) + 1
+        results = [
+            self._search(
+                observations,
+                legal_actions,
+                add_exploration_noise,
+                include_mode,
+                symmetries=symmetries,
+                policy=member,
+            )
+            for member in self.members
+        ]
+        enumerated = results[0].candidates is None
+        views = (len(symmetries) + 1) * len(results)
 
-        def summed(figures: np.ndarray) -> np.ndarray:
+        def summed(per_network: list[np.ndarray]) -> np.ndarray:
             # Action a of the observation is action permutation[a] of a symmetry's image;
             # sampled slots correspond as they are.
-            figures = np.asarray(figures, dtype=np.float64)
-            total = figures[:batch].copy()
-            for index, symmetry in enumerate(symmetries, start=1):
-                rows = figures[index * batch : (index + 1) * batch]
-                total += rows[:, symmetry.action_permutation] if enumerated else rows
+            total = np.zeros(np.shape(per_network[0][:batch]), dtype=np.float64)
+            for figures in per_network:
+                figures = np.asarray(figures, dtype=np.float64)
+                total += figures[:batch]
+                for index, symmetry in enumerate(symmetries, start=1):
+                    rows = figures[index * batch : (index + 1) * batch]
+                    total += rows[:, symmetry.action_permutation] if enumerated else rows
             return total
 
-        visits = summed(result.visit_counts)
-        prior = summed(result.prior) / views
+        visits = summed([r.visit_counts for r in results])
+        prior = summed([r.prior for r in results]) / views
         chosen: np.ndarray | None = None
         if self.search != "gumbel":
-            policy_target = summed(result.policy_target) / views
+            policy_target = summed([r.policy_target for r in results]) / views
             if deterministic:
                 # Ties (whole counts) go to the larger summed prior, which adds less
                 # than one visit.
                 chosen = (visits + prior / 2.0).argmax(axis=1)
         else:
-            score = summed(np.log(np.maximum(result.policy_target, 1e-30))) / views
+            logs = [np.log(np.maximum(r.policy_target, 1e-30)) for r in results]
+            score = summed(logs) / views
             if legal_actions is not None and enumerated:
                 score = np.where(legal_actions, score, -np.inf)
             policy_target = np.exp(score - score.max(axis=1, keepdims=True))
@@ -854,13 +911,15 @@ class MuZero(BaseAlgorithm):
                 chosen = score.argmax(axis=1)
             else:
                 chosen = select_actions(policy_target, self._gumbel_noise_scale(), self._rng)
+        root_values = np.concatenate([np.asarray(r.root_value) for r in results])
+        candidates = results[0].candidates
         return SearchResult(
             visit_counts=visits,
-            root_value=np.asarray(result.root_value).reshape(views, batch).mean(axis=0),
-            q_values=summed(result.q_values) / views,
+            root_value=root_values.reshape(views, batch).mean(axis=0),
+            q_values=summed([r.q_values for r in results]) / views,
             prior=prior,
             policy_target=policy_target.astype(np.float32),
-            candidates=None if result.candidates is None else result.candidates[:batch],
+            candidates=None if candidates is None else candidates[:batch],
             chosen=chosen,
         )
 
@@ -923,7 +982,8 @@ class MuZero(BaseAlgorithm):
             raise ValueError(
                 "predict() got a tuple: pass the observation only, not (obs, info) from reset()"
             )
-        self.policy.set_training_mode(False)
+        for member in self.members:
+            member.set_training_mode(False)
         obs_tensor, vectorized = self.policy.obs_to_tensor(np.asarray(observation))
         assert isinstance(obs_tensor, torch.Tensor)
         obs = obs_tensor.cpu().numpy()
@@ -955,8 +1015,10 @@ class MuZero(BaseAlgorithm):
 
         def choose() -> np.ndarray:
             with denormals_flushed():
-                if self.average_symmetries:
-                    result = self._symmetric_search(obs, legal, False, mode, deterministic)
+                if self.average_symmetries or len(self.members) > 1:
+                    result = self._combined_search(
+                        obs, legal, False, mode, deterministic, self.average_symmetries
+                    )
                 else:
                     result = self._search(
                         obs, legal, add_exploration_noise=noise, include_mode=mode
@@ -1052,9 +1114,10 @@ class MuZero(BaseAlgorithm):
         self._episode_moves = np.zeros(self.n_envs, dtype=np.int64)
         self.replay_buffer.end_episodes(np.arange(self.n_envs))
         self._check_finite(self._last_obs)
-        self.policy.update_observation_statistics(
-            torch.as_tensor(self._last_obs, device=self.device)
-        )
+        for member in self.members:
+            member.update_observation_statistics(
+                torch.as_tensor(self._last_obs, device=self.device)
+            )
 
     def _check_finite(self, obs: Any) -> None:
         arr = np.asarray(obs)
@@ -1065,10 +1128,13 @@ class MuZero(BaseAlgorithm):
     def _self_play_step(self, callback: BaseCallback) -> tuple[bool, int]:
         """One step of every env, chosen by one batched search. Returns (continue, episodes)."""
         assert self.env is not None and self._last_obs is not None
-        self.policy.set_training_mode(False)
+        for member in self.members:
+            member.set_training_mode(False)
         obs = np.asarray(self._last_obs)
-        if self.symmetric_targets:
-            result = self._symmetric_search(obs, self._last_masks, True, None, False)
+        if self.symmetric_targets or len(self.members) > 1:
+            result = self._combined_search(
+                obs, self._last_masks, True, None, False, self.symmetric_targets
+            )
         else:
             result = self._search(obs, self._last_masks, add_exploration_noise=True)
         temperature = self.temperature(self._current_progress_remaining)
@@ -1096,7 +1162,8 @@ class MuZero(BaseAlgorithm):
             next_infos[i] = reset_infos[i] if reset_infos is not None else {}
         self._last_masks, self._last_to_play = self._masks_from_infos(next_infos)
         self._check_finite(new_obs)
-        self.policy.update_observation_statistics(torch.as_tensor(new_obs, device=self.device))
+        for member in self.members:
+            member.update_observation_statistics(torch.as_tensor(new_obs, device=self.device))
         self._last_obs = new_obs  # type: ignore[assignment]
         self._last_episode_starts = dones
         episodes_done = int(np.sum(dones))
@@ -1107,13 +1174,19 @@ class MuZero(BaseAlgorithm):
     # ------------------------------------------------------------------ train
     def train(self, gradient_steps: int) -> None:
         """Run ``gradient_steps`` updates on replay samples (see :class:`Learner`)."""
-        self._update_learning_rate(self.policy.optimizer)
+        self._update_learning_rate([member.optimizer for member in self.members])
         interval = self.target_update_interval
         for _ in range(gradient_steps):
-            self._train_infos.append(self.learner.step(self._rng))
+            # Each network of an ensemble takes its own step on its own batch; the logs
+            # show their mean.
+            infos = [learner.step(self._rng) for learner in self.learners]
+            self._train_infos.append(
+                {key: float(np.mean([info[key] for info in infos])) for key in infos[0]}
+            )
             self._n_updates += 1
             if interval > 0 and self._n_updates % interval == 0:
-                self.learner.sync_target()
+                for learner in self.learners:
+                    learner.sync_target()
 
     def _dump_logs(self) -> None:
         time_elapsed = max((time.time_ns() - self.start_time) / 1e9, sys.float_info.epsilon)
@@ -1203,7 +1276,7 @@ class MuZero(BaseAlgorithm):
                 print_system_info=print_system_info, force_reset=force_reset, **kwargs,
             )  # fmt: skip
         except ValueError as error:
-            raise ValueError(f"cannot load {path} with this env: {error}") from error
+            raise ValueError(f"cannot load {path}: {error}") from error
         except (zipfile.BadZipFile, KeyError, EOFError, RuntimeError, AssertionError) as error:
             raise ValueError(
                 f"{path} is not a valid muzero-gym checkpoint (corrupt or incomplete): {error}"
@@ -1213,6 +1286,11 @@ class MuZero(BaseAlgorithm):
                 f"{path} could not be read as a muzero-gym checkpoint: {error}"
             ) from error
         return model
+
+
+def _member_name(index: int) -> str:
+    """Attribute (and checkpoint entry) of network ``index`` of the ensemble."""
+    return "policy" if index == 0 else f"policy_{index}"
 
 
 def _check_checkpoint_file(path: pathlib.Path) -> None:

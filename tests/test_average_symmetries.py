@@ -1,7 +1,8 @@
 """``average_symmetries``: ``predict`` searches an observation and its images under the
 symmetries together, so its choice moves with the board (equivariance), stays legal, and
 is refused where it cannot apply. ``symmetric_targets``: self-play and Reanalyze combine
-the orientations the same way for the training targets."""
+the orientations the same way for the training targets. ``ensemble_size``: the searches
+of several networks are combined the same way, each network trained on its own."""
 
 from __future__ import annotations
 
@@ -311,3 +312,123 @@ def test_reanalyze_bootstraps_from_the_mean_value_of_every_orientation() -> None
     np.testing.assert_allclose(
         model.learner._reanalyze(sample), expected(fresh[0]), rtol=1e-5, atol=1e-6
     )
+
+
+# ------------------------------------------------------------------ ensemble_size
+
+
+def single_networks(search: str, count: int, **kwargs: Any) -> list[MuZero]:
+    """``count`` one-network grid models with different random weights."""
+    models = []
+    for seed in range(count):
+        model = MuZero(
+            "MlpPolicy", GridEnv(), seed=seed, search=search, **{**TINY, **kwargs}
+        )  # fmt: skip
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for parameter in model.policy.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.5)
+        models.append(model)
+    return models
+
+
+def ensemble_of(singles: list[MuZero], search: str, **kwargs: Any) -> MuZero:
+    """An ensemble model whose networks are copies of ``singles``' networks."""
+    model = MuZero(
+        "MlpPolicy", GridEnv(), seed=0, search=search, ensemble_size=len(singles),
+        **{**TINY, **kwargs},
+    )  # fmt: skip
+    for member, single in zip(model.members, singles, strict=True):
+        member.load_state_dict(single.policy.state_dict())
+    return model
+
+
+@pytest.mark.parametrize("search", ["gumbel", "muzero"])
+def test_ensemble_combines_each_networks_own_search(search: str) -> None:
+    singles = single_networks(search, 3)
+    model = ensemble_of(singles, search)
+    obs = observations(24)
+    results = [single.learner.search_fn(obs, None) for single in singles]
+    targets = [np.asarray(r.policy_target) for r in results]
+    combined = model.learner.search_fn(obs, None)  # Reanalyze's search
+    np.testing.assert_allclose(combined.policy_target, combined_target(search, targets), atol=1e-5)
+    np.testing.assert_allclose(
+        combined.root_value, np.mean([r.root_value for r in results], axis=0), rtol=1e-5
+    )
+    chosen, _ = model.predict(obs, deterministic=True)
+    if search == "gumbel":  # the best by the mean log improved policy
+        expected = np.mean([np.log(np.maximum(t, 1e-30)) for t in targets], axis=0).argmax(1)
+    else:  # the most visited over all searches
+        expected = np.sum([r.visit_counts for r in results], axis=0).argmax(1)
+    # (pUCT: ties in the summed counts go to the larger summed prior)
+    assert (chosen == expected).mean() >= (1.0 if search == "gumbel" else 0.9)
+    # The networks disagree, so no single network's search passes the checks above.
+    for target in targets:
+        assert np.abs(target - combined.policy_target).max() > 0.05
+
+
+def test_ensemble_self_play_stores_the_combined_search() -> None:
+    singles = single_networks("muzero", 2, root_exploration_fraction=0.0, learning_starts=500)
+    model = ensemble_of(singles, "muzero", root_exploration_fraction=0.0, learning_starts=500)
+    model.learn(30)
+    buffer = model.replay_buffer
+    obs = buffer.observations[:30]
+    targets = [np.asarray(s.learner.search_fn(obs, None).policy_target) for s in singles]
+    np.testing.assert_allclose(buffer.policies[:30], np.mean(targets, axis=0), atol=1e-5)
+    assert np.abs(buffer.policies[:30] - targets[0]).max() > 0.05
+
+
+def test_ensemble_with_average_symmetries_turns_with_the_grid() -> None:
+    singles = single_networks("gumbel", 2, symmetries=quarter_turns())
+    model = ensemble_of(singles, "gumbel", symmetries=quarter_turns(), average_symmetries=True)
+    obs = observations(32)
+    assert mismatches(model, obs) == 0
+    model.average_symmetries = False  # the two networks, one orientation each
+    assert mismatches(model, obs) > 0
+
+
+def test_ensemble_networks_train_apart_and_save_together(tmp_path: Path) -> None:
+    model = MuZero(
+        "MlpPolicy", GridEnv(), seed=0, ensemble_size=2, **{**TINY, "learning_starts": 20}
+    )  # fmt: skip
+    first, second = model.members
+    assert first is model.policy and second is model.policy_1  # type: ignore[attr-defined]
+    assert first.optimizer is not second.optimizer
+    start = [[p.detach().clone() for p in m.parameters()] for m in model.members]
+    assert any(not torch.equal(a, b) for a, b in zip(start[0], start[1], strict=True))
+    model.learn(60)
+    assert model._n_updates > 0
+    for member, before in zip(model.members, start, strict=True):
+        assert any(not torch.equal(p, b) for p, b in zip(member.parameters(), before, strict=True))
+    model.save(tmp_path / "ensemble.zip")
+    loaded = MuZero.load(tmp_path / "ensemble.zip")
+    assert loaded.ensemble_size == 2 and len(loaded.members) == 2
+    for saved, restored in zip(model.members, loaded.members, strict=True):
+        for a, b in zip(saved.state_dict().values(), restored.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+    obs = observations(8)
+    np.testing.assert_array_equal(
+        model.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0]
+    )
+    with pytest.raises(ValueError, match="holds 2 network.*ensemble_size 1"):
+        MuZero.load(tmp_path / "ensemble.zip", ensemble_size=1)
+    single = MuZero("MlpPolicy", GridEnv(), seed=0, **TINY)
+    single.save(tmp_path / "single.zip")
+    with pytest.raises(ValueError, match="holds 1 network.*ensemble_size 3"):
+        MuZero.load(tmp_path / "single.zip", ensemble_size=3)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "value", "match"),
+    [
+        ("CartPole-v1", 0, "integer >= 1"),
+        ("CartPole-v1", 1.5, "integer >= 1"),
+        ("CartPole-v1", True, "integer >= 1"),
+        ("Pendulum-v1", 2, "Box.*sampled"),
+    ],
+)  # fmt: skip
+def test_ensemble_size_is_refused_where_it_cannot_apply(
+    env_id: str, value: Any, match: str
+) -> None:
+    with pytest.raises(ValueError, match=f"ensemble_size.*{match}"):
+        MuZero("MlpPolicy", gym.make(env_id), ensemble_size=value, **TINY)
