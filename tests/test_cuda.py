@@ -74,6 +74,11 @@ CASES: dict[str, tuple[Callable[[], gym.Env], str, dict[str, Any]]] = {
          "observation_loss_weight": 1.0, "target_update_interval": 10,
          "reanalyze_policy": True, "reanalyze_ratio": 0.25},
     ),
+    "traffic-ensemble": (
+        lambda: gym.make("Traffic-v0"), "MlpPolicy",
+        {"search": "gumbel", "ensemble_size": 2, "symmetries": "env",
+         "average_symmetries": True, "target_update_interval": 10},
+    ),
     "traffic10-entity": (
         lambda: gym.make("Traffic-v0", num_intersections=10), "EntityMlpPolicy",
         {"search": "gumbel", "num_sampled_actions": 8,
@@ -98,7 +103,9 @@ def test_trains_plays_saves_and_loads_on_cuda(case: str, tmp_path: Path) -> None
     model.learn(160)
     assert model._n_updates > 0
     assert all(
-        p.device.type == DEVICE and bool(torch.isfinite(p).all()) for p in model.policy.parameters()
+        p.device.type == DEVICE and bool(torch.isfinite(p).all())
+        for member in model.members
+        for p in member.parameters()
     )
 
     obs = _observations(make_env, 4)
@@ -124,9 +131,10 @@ def _reloaded_on_cuda_and_cpu(
 
     on_cpu = MuZero.load(path, device="cpu")
     assert on_cpu.device.type == "cpu"
-    trained = model.policy.state_dict()
-    for name, tensor in on_cpu.policy.state_dict().items():
-        torch.testing.assert_close(tensor, trained[name].cpu(), rtol=0, atol=0, msg=name)
+    for member, loaded in zip(model.members, on_cpu.members, strict=True):
+        trained = member.state_dict()
+        for name, tensor in loaded.state_dict().items():
+            torch.testing.assert_close(tensor, trained[name].cpu(), rtol=0, atol=0, msg=name)
     return on_cpu.predict(obs, deterministic=True, **predict_kwargs)[0]
 
 
