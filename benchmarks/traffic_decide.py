@@ -29,6 +29,12 @@ differ from the policy's mode, and the share of intersections asked to change ph
 decision (with ``RelativePhaseAction``, request 1; with absolute requests, a request for
 another phase than the current one).
 
+``--with-models M2 ...`` adds models trained apart: in ``search`` each model searches
+with its own settings (both orientations where it has ``average_symmetries``) and the
+joint action with the largest summed log improved policy is played, as one model with
+``ensemble_size`` combines its networks' searches (Gumbel search, joint actions searched
+whole). It measures what combining separately trained models is worth when playing.
+
 ``--override`` changes the model's search settings for these episodes only (e.g. more
 simulations or sampled actions than in training, or ``{"symmetries": "env",
 "average_symmetries": true}`` to search each position and its half-turn together with a
@@ -60,6 +66,7 @@ from benchmarks.traffic_model import (
 from benchmarks.wrappers import RelativePhaseAction
 from benchmarks.zoo import load_hyperparams
 from muzero_gym import MuZero
+from muzero_gym.numerics import denormals_flushed
 
 VARIANTS = ("search", "search+mode", "policy mode", "model pick", "simulator pick")
 
@@ -101,6 +108,18 @@ def _model_pick(model: MuZero, obs: np.ndarray) -> np.ndarray:
     return np.stack(picks)
 
 
+def _joint_search(models: list[MuZero], obs: np.ndarray) -> np.ndarray:
+    """Each model's own deterministic search of ``obs`` (its orientations combined where
+    it has ``average_symmetries``); the joint action with the largest summed log improved
+    policy over the models."""
+    score = np.zeros((len(obs), models[0].action_spec.num_slots))
+    with denormals_flushed():
+        for model in models:
+            result = model._combined_search(obs, None, False, False, True, model.average_symmetries)
+            score += np.log(np.maximum(result.policy_target, 1e-30))
+    return models[0].action_spec.to_env(score.argmax(axis=1))
+
+
 def play(
     model: MuZero,
     env_id: str,
@@ -110,12 +129,19 @@ def play(
     mode_weight: float | None = None,
     lookahead: int = 12,
     env_wrapper: dict[str, Any] | None = None,
+    with_models: tuple[MuZero, ...] = (),
 ) -> dict[str, Any]:
     """Play ``episodes`` deterministic episodes at once, one per env, with ``variant``;
     ``env_wrapper`` (rl-zoo form, ``{}`` for none) replaces the entry's wrapper for a model
-    trained with another (``cartpole_target --env-wrapper``)."""
+    trained with another (``cartpole_target --env-wrapper``); ``with_models`` join the
+    model's search (``--with-models``)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    for other in (model, *with_models) if with_models else ():
+        if other.search != "gumbel" or not other.action_spec.enumerated:
+            raise ValueError("--with-models needs Gumbel search over joint actions searched whole")
+        if other.action_space != model.action_space:
+            raise ValueError(f"--with-models: {other.action_space} is not {model.action_space}")
     run, _ = load_hyperparams("muzero", env_id)
     wrapper = run.get("env_wrapper") if env_wrapper is None else (env_wrapper or None)
     env = make_envs(env_id, episodes, first_seed, wrapper)
@@ -141,6 +167,8 @@ def play(
                 actions = _model_pick(model, obs)
             elif variant == "simulator pick":
                 actions = _simulator_pick(model, env, obs, relative, lookahead)
+            elif with_models:
+                actions = _joint_search([model, *with_models], obs)
             else:
                 actions, _ = model.predict(obs, deterministic=True)
             requests = np.asarray(actions).reshape(episodes, -1)
@@ -185,6 +213,10 @@ def main(argv: list[str] | None = None) -> None:
         "--env-wrapper", default=None,
         help="JSON rl-zoo wrapper the model was trained with, if not its entry's ('{}': none)",
     )  # fmt: skip
+    parser.add_argument(
+        "--with-models", type=Path, nargs="+", default=[],
+        help="models trained apart whose searches join the model's in 'search'",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     env_wrapper = None if args.env_wrapper is None else json.loads(args.env_wrapper)
@@ -196,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         wrapper = run.get("env_wrapper") if env_wrapper is None else (env_wrapper or None)
         env = make_envs(args.env, 1, args.first_seed, wrapper)
     model = MuZero.load(args.model, env=env, **override)
+    with_models = tuple(MuZero.load(path, env=env, **override) for path in args.with_models)
     weight = model.mode_weight if args.mode_weight is None else args.mode_weight
     print(f"{args.model} on {args.env}, {args.episodes} episodes from seed {args.first_seed}")
     if override:
@@ -205,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     for variant in args.variants:
         row = play(
             model, args.env, variant, args.episodes, args.first_seed, args.mode_weight,
-            args.lookahead, env_wrapper,
+            args.lookahead, env_wrapper, with_models,
         )  # fmt: skip
         rows.append(row)
         print(
@@ -216,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.json is not None:
         meta = {"model": str(args.model), "env": args.env, "episodes": args.episodes,
                 "override": override, "lookahead": args.lookahead,
-                "env_wrapper": env_wrapper}  # fmt: skip
+                "env_wrapper": env_wrapper,
+                "with_models": [str(path) for path in args.with_models]}  # fmt: skip
         write_json(args.json, {**meta, "first_seed": args.first_seed, "mode_weight": weight,
                                "rows": rows})  # fmt: skip
         print(f"wrote {args.json}")

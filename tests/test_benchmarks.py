@@ -593,6 +593,39 @@ def test_traffic_decide_searches_both_orientations_of_a_model_trained_without(
     assert report["rows"][0]["mean_waiting_time"] > 0.0
 
 
+def test_traffic_decide_joins_the_searches_of_models_trained_apart() -> None:
+    from benchmarks import traffic_decide
+    from muzero_gym import MuZero
+
+    env = protocol.make_envs("Traffic-v0", 1, 0, None)
+    models = []
+    for seed in range(2):
+        model = MuZero(
+            "MlpPolicy", env, seed=seed, search="gumbel", num_simulations=4,
+            policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+        )  # fmt: skip
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():  # spread priors, so that the models disagree
+            for parameter in model.policy.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+        models.append(model)
+    rng = np.random.default_rng(0)
+    obs = rng.uniform(0, 1, (32, *env.observation_space.shape)).astype(np.float32)
+    alone = [m.predict(obs, deterministic=True)[0] for m in models]
+    # A model joined with itself plays as it does alone; two models' summed scores
+    # overrule each model's own choice somewhere (not one model's choices taken over).
+    np.testing.assert_array_equal(traffic_decide._joint_search([models[0]] * 2, obs), alone[0])
+    joint = traffic_decide._joint_search(models, obs)
+    assert (joint != alone[0]).any() and (joint != alone[1]).any()
+    row = traffic_decide.play(
+        models[0], "Traffic-v0", "search", 1, 10_000, with_models=(models[1],)
+    )
+    assert row["mean_waiting_time"] > 0.0
+    models[1].search = "muzero"
+    with pytest.raises(ValueError, match="Gumbel"):
+        traffic_decide.play(models[0], "Traffic-v0", "search", 1, 10_000, with_models=(models[1],))
+
+
 def test_train_speed_times_gradient_steps() -> None:
     from benchmarks import train_speed
 
