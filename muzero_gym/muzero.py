@@ -10,6 +10,7 @@ replay (:mod:`muzero_gym.replay`), networks (:mod:`muzero_gym.policies`), gradie
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import pathlib
@@ -196,13 +197,18 @@ class MuZero(BaseAlgorithm):
         ``reanalyze_policy``, re-searches them combined). Self-play costs one search per
         symmetry more. Needs ``symmetries``
     :param ensemble_size: ``K`` networks, initialised apart, each trained by its own
-        gradient steps on its own batches from the shared replay. Every search (self-play,
-        ``predict``, Reanalyze's policy targets) runs once per network, and the ``K``
-        searches are combined as ``average_symmetries`` combines orientations (with it, or
-        with ``symmetric_targets``, each network searches every orientation): the action
-        values of separately trained models have errors that partly cancel. ``K`` times
-        the search and training cost; action spaces searched whole only (``Discrete``, or
-        ``MultiDiscrete`` flattened), since sampled candidates differ between networks
+        gradient steps on its own batches from the shared replay. ``predict`` searches
+        with every network and combines the ``K`` searches as ``average_symmetries``
+        combines orientations (with it, each network searches every orientation): the
+        action values of separately trained models have errors that partly cancel. In
+        self-play each env's episode is played by one network, taken in turn, from its
+        own search, whose targets are stored; Reanalyze re-searches with the network
+        being trained. ``K`` times the training cost and the cost of ``predict``'s search;
+        action spaces searched whole only (``Discrete``, or ``MultiDiscrete`` flattened),
+        since sampled candidates differ between networks
+    :param ensemble_targets: with ``ensemble_size`` > 1, self-play and Reanalyze's
+        policy targets use the combined search of all the networks too (as
+        ``symmetric_targets`` does for orientations): every move costs ``K`` searches
     :param two_player: values alternate sign between turns; ``None``: detected (True for
         PettingZoo / OpenSpiel board games)
     :param stats_window_size: episodes averaged for the rollout logs
@@ -218,6 +224,7 @@ class MuZero(BaseAlgorithm):
     average_symmetries: bool = False
     symmetric_targets: bool = False
     ensemble_size: int = 1
+    ensemble_targets: bool = False
     gumbel_scale: Callable[[float], float] = ConstantTemperature(1.0)
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
@@ -276,6 +283,7 @@ class MuZero(BaseAlgorithm):
         average_symmetries: bool = False,
         symmetric_targets: bool = False,
         ensemble_size: int = 1,
+        ensemble_targets: bool = False,
         two_player: bool | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -388,6 +396,7 @@ class MuZero(BaseAlgorithm):
         self.average_symmetries = average_symmetries
         self.symmetric_targets = symmetric_targets
         self.ensemble_size = ensemble_size
+        self.ensemble_targets = ensemble_targets
         self.two_player = detected_two_player if two_player is None else bool(two_player)
         self._n_updates = 0
         self._update_budget = 0.0
@@ -583,14 +592,14 @@ class MuZero(BaseAlgorithm):
             self.mixture_components,
         )
         self._check_symmetries()
-        for name in ("average_symmetries", "symmetric_targets"):
+        for name in ("average_symmetries", "symmetric_targets", "ensemble_targets"):
             value = getattr(self, name)
             _check(
                 isinstance(value, (bool, np.bool_)),
                 f"{name} must be True or False, got {value!r}",
             )
             _check(
-                not value or len(self._checked_symmetries) > 0,
+                not value or name == "ensemble_targets" or len(self._checked_symmetries) > 0,
                 f"{name}=True needs symmetries (e.g. symmetries='env' or 'board')",
             )
         _check(
@@ -698,8 +707,14 @@ class MuZero(BaseAlgorithm):
             use_target_network=self.target_update_interval > 0,
         )
         self.learners = [
-            Learner(member, self.replay_buffer, config, self._search_without_noise, self.device)
-            for member in self.members
+            Learner(
+                member,
+                self.replay_buffer,
+                config,
+                functools.partial(self._search_without_noise, network=index),
+                self.device,
+            )
+            for index, member in enumerate(self.members)
         ]
         self.learner = self.learners[0]
 
@@ -716,6 +731,8 @@ class MuZero(BaseAlgorithm):
             "_last_masks",
             "_last_to_play",
             "_episode_moves",
+            "_env_networks",
+            "_next_network",
         ]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
@@ -833,14 +850,20 @@ class MuZero(BaseAlgorithm):
         return scale
 
     def _search_without_noise(
-        self, observations: np.ndarray, legal_actions: np.ndarray | None
+        self, observations: np.ndarray, legal_actions: np.ndarray | None, network: int = 0
     ) -> SearchResult:
+        """Reanalyze's search of the policy targets of ``network``'s batch: that network's
+        own (its orientations combined with ``symmetric_targets``), or with
+        ``ensemble_targets`` all the networks' combined."""
+        members = self.members if self.ensemble_targets else self.members[network : network + 1]
         # (deterministic: no sample drawn for a move not played)
-        if self.symmetric_targets or len(self.members) > 1:
+        if self.symmetric_targets or len(members) > 1:
             return self._combined_search(
-                observations, legal_actions, False, None, True, self.symmetric_targets
+                observations, legal_actions, False, None, True, self.symmetric_targets, members
             )
-        return self._search(observations, legal_actions, add_exploration_noise=False)
+        return self._search(
+            observations, legal_actions, add_exploration_noise=False, policy=members[0]
+        )
 
     def _combined_search(
         self,
@@ -850,6 +873,7 @@ class MuZero(BaseAlgorithm):
         include_mode: bool | None,
         deterministic: bool,
         orientations: bool,
+        members: Sequence[MuZeroPolicy] | None = None,
     ) -> SearchResult:
         """One search of each observation ``[B, ...]`` by each network of the ensemble
         and, with ``orientations``, of its image under each symmetry too, their figures
@@ -860,8 +884,10 @@ class MuZero(BaseAlgorithm):
         improved policies (pUCT: the mean of the visit distributions). Gumbel's ``chosen``
         is the best by the mean log improved policy, or (not ``deterministic``) a sample
         of the combined policy; pUCT's is the most visited when ``deterministic``, ties
-        going to the larger summed prior, and otherwise left to the visit counts."""
+        going to the larger summed prior, and otherwise left to the visit counts.
+        ``members``: the networks to search with (all of them by default)."""
         symmetries = self._checked_symmetries if orientations else ()
+        members = self.members if members is None else members
         batch = len(observations)
         if legal_actions is not None and legal_actions.shape[-1] == 0:
             legal_actions = None
@@ -874,7 +900,7 @@ class MuZero(BaseAlgorithm):
                 symmetries=symmetries,
                 policy=member,
             )
-            for member in self.members
+            for member in members
         ]
         enumerated = results[0].candidates is None
         views = (len(symmetries) + 1) * len(results)
@@ -922,6 +948,38 @@ class MuZero(BaseAlgorithm):
             candidates=None if candidates is None else candidates[:batch],
             chosen=chosen,
         )
+
+    def _search_by_own_networks(
+        self, observations: np.ndarray, legal_actions: np.ndarray | None
+    ) -> SearchResult:
+        """Self-play of an ensemble without ``ensemble_targets``: each env's position is
+        searched, with exploration noise, by the network playing its episode alone (its
+        orientations combined with ``symmetric_targets``), one batch per network."""
+        parts: list[tuple[np.ndarray, SearchResult]] = []
+        for index, member in enumerate(self.members):
+            rows = np.flatnonzero(self._env_networks == index)
+            if rows.size == 0:
+                continue
+            legal = None if legal_actions is None else legal_actions[rows]
+            if self.symmetric_targets:
+                result = self._combined_search(
+                    observations[rows], legal, True, None, False, True, [member]
+                )
+            else:
+                result = self._search(observations[rows], legal, True, policy=member)
+            parts.append((rows, result))
+        fields: dict[str, Any] = {}
+        for name in SearchResult._fields:
+            first = getattr(parts[0][1], name)
+            if first is None:
+                fields[name] = None
+                continue
+            first = np.asarray(first)
+            merged = np.empty((len(observations), *first.shape[1:]), dtype=first.dtype)
+            for rows, result in parts:
+                merged[rows] = getattr(result, name)
+            fields[name] = merged
+        return SearchResult(**fields)
 
     def _choose(
         self,
@@ -1112,6 +1170,9 @@ class MuZero(BaseAlgorithm):
             infos = [{}] * self.n_envs
         self._last_masks, self._last_to_play = self._masks_from_infos(infos)
         self._episode_moves = np.zeros(self.n_envs, dtype=np.int64)
+        # Which network plays each env's episode (an ensemble without ensemble_targets).
+        self._env_networks = np.arange(self.n_envs) % len(self.members)
+        self._next_network = self.n_envs % len(self.members)
         self.replay_buffer.end_episodes(np.arange(self.n_envs))
         self._check_finite(self._last_obs)
         for member in self.members:
@@ -1131,7 +1192,9 @@ class MuZero(BaseAlgorithm):
         for member in self.members:
             member.set_training_mode(False)
         obs = np.asarray(self._last_obs)
-        if self.symmetric_targets or len(self.members) > 1:
+        if len(self.members) > 1 and not self.ensemble_targets:
+            result = self._search_by_own_networks(obs, self._last_masks)
+        elif self.symmetric_targets or len(self.members) > 1:
             result = self._combined_search(
                 obs, self._last_masks, True, None, False, self.symmetric_targets
             )
@@ -1144,6 +1207,9 @@ class MuZero(BaseAlgorithm):
         actions = self._choose(result, temperature, deterministic=False, greedy=greedy)
         new_obs, rewards, dones, infos = self.env.step(self.action_spec.to_env(actions))
         self._episode_moves = np.where(dones, 0, self._episode_moves + 1)
+        for env_index in np.flatnonzero(dones):  # the next episode goes to the next network
+            self._env_networks[env_index] = self._next_network
+            self._next_network = (self._next_network + 1) % len(self.members)
         self.num_timesteps += self.n_envs
         self._update_info_buffer(infos, dones)
         truncated = np.array(

@@ -346,11 +346,11 @@ def ensemble_of(singles: list[MuZero], search: str, **kwargs: Any) -> MuZero:
 @pytest.mark.parametrize("search", ["gumbel", "muzero"])
 def test_ensemble_combines_each_networks_own_search(search: str) -> None:
     singles = single_networks(search, 3)
-    model = ensemble_of(singles, search)
+    model = ensemble_of(singles, search, ensemble_targets=True)
     obs = observations(24)
     results = [single.learner.search_fn(obs, None) for single in singles]
     targets = [np.asarray(r.policy_target) for r in results]
-    combined = model.learner.search_fn(obs, None)  # Reanalyze's search
+    combined = model.learner.search_fn(obs, None)  # Reanalyze's search, ensemble_targets
     np.testing.assert_allclose(combined.policy_target, combined_target(search, targets), atol=1e-5)
     np.testing.assert_allclose(
         combined.root_value, np.mean([r.root_value for r in results], axis=0), rtol=1e-5
@@ -365,17 +365,44 @@ def test_ensemble_combines_each_networks_own_search(search: str) -> None:
     # The networks disagree, so no single network's search passes the checks above.
     for target in targets:
         assert np.abs(target - combined.policy_target).max() > 0.05
+    # Without ensemble_targets, each network's Reanalyze searches with that network alone;
+    # predict still combines them.
+    model.ensemble_targets = False
+    for learner, target in zip(model.learners, targets, strict=True):
+        np.testing.assert_allclose(learner.search_fn(obs, None).policy_target, target, atol=1e-6)
+    np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], chosen)
 
 
 def test_ensemble_self_play_stores_the_combined_search() -> None:
     singles = single_networks("muzero", 2, root_exploration_fraction=0.0, learning_starts=500)
-    model = ensemble_of(singles, "muzero", root_exploration_fraction=0.0, learning_starts=500)
+    model = ensemble_of(
+        singles, "muzero", root_exploration_fraction=0.0, learning_starts=500,
+        ensemble_targets=True,
+    )  # fmt: skip
     model.learn(30)
     buffer = model.replay_buffer
     obs = buffer.observations[:30]
     targets = [np.asarray(s.learner.search_fn(obs, None).policy_target) for s in singles]
     np.testing.assert_allclose(buffer.policies[:30], np.mean(targets, axis=0), atol=1e-5)
     assert np.abs(buffer.policies[:30] - targets[0]).max() > 0.05
+
+
+def test_ensemble_self_play_episodes_take_the_networks_in_turn() -> None:
+    """Without ``ensemble_targets`` each episode (20 moves of the grid) is played by one
+    network from its own search, the networks in turn; its targets are that search's."""
+    singles = single_networks("muzero", 2, root_exploration_fraction=0.0, learning_starts=500)
+    model = ensemble_of(singles, "muzero", root_exploration_fraction=0.0, learning_starts=500)
+    model.learn(60)
+    buffer = model.replay_buffer
+    for episode, network in enumerate([0, 1, 0]):
+        rows = slice(20 * episode, 20 * (episode + 1))
+        obs = buffer.observations[rows]
+        own = singles[network].learner.search_fn(obs, None)
+        other = singles[1 - network].learner.search_fn(obs, None)
+        # (one position at a time there, twenty here: float sums differ in the last bits)
+        np.testing.assert_allclose(buffer.policies[rows], own.policy_target, atol=1e-4)
+        np.testing.assert_allclose(buffer.root_values[rows], own.root_value, atol=1e-3)
+        assert np.abs(buffer.policies[rows] - other.policy_target).max() > 0.05
 
 
 def test_ensemble_with_average_symmetries_turns_with_the_grid() -> None:
