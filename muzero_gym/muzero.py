@@ -1175,10 +1175,9 @@ class MuZero(BaseAlgorithm):
         self._next_network = self.n_envs % len(self.members)
         self.replay_buffer.end_episodes(np.arange(self.n_envs))
         self._check_finite(self._last_obs)
+        first_obs = torch.as_tensor(self._last_obs, device=self.device)
         for member in self.members:
-            member.update_observation_statistics(
-                torch.as_tensor(self._last_obs, device=self.device)
-            )
+            member.update_observation_statistics(first_obs)
 
     def _check_finite(self, obs: Any) -> None:
         arr = np.asarray(obs)
@@ -1228,8 +1227,9 @@ class MuZero(BaseAlgorithm):
             next_infos[i] = reset_infos[i] if reset_infos is not None else {}
         self._last_masks, self._last_to_play = self._masks_from_infos(next_infos)
         self._check_finite(new_obs)
+        new_obs_tensor = torch.as_tensor(new_obs, device=self.device)  # one copy for all
         for member in self.members:
-            member.update_observation_statistics(torch.as_tensor(new_obs, device=self.device))
+            member.update_observation_statistics(new_obs_tensor)
         self._last_obs = new_obs  # type: ignore[assignment]
         self._last_episode_starts = dones
         episodes_done = int(np.sum(dones))
