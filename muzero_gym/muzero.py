@@ -598,8 +598,9 @@ class MuZero(BaseAlgorithm):
                 isinstance(value, (bool, np.bool_)),
                 f"{name} must be True or False, got {value!r}",
             )
+        for name in ("average_symmetries", "symmetric_targets"):
             _check(
-                not value or name == "ensemble_targets" or len(self._checked_symmetries) > 0,
+                not getattr(self, name) or len(self._checked_symmetries) > 0,
                 f"{name}=True needs symmetries (e.g. symmetries='env' or 'board')",
             )
         _check(
