@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 from stable_baselines3.common.vec_env import VecEnv
 
 from benchmarks.protocol import ENVS, describe, evaluate, make_envs
@@ -123,7 +123,18 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     callback = ThresholdEval(
         eval_env, args.eval_freq, args.eval_episodes, threshold, info_metric, 10_000 + seed
     )
-    model.learn(total, callback=callback)
+    callbacks: list[BaseCallback] = [callback]
+    if args.checkpoint_freq:
+        if args.save_dir is None:
+            raise SystemExit("--checkpoint-freq needs --save-dir")
+        callbacks.append(
+            CheckpointCallback(
+                max(args.checkpoint_freq // env.num_envs, 1),
+                str(args.save_dir / "checkpoints"),
+                name_prefix=f"{args.env}_seed{seed}",
+            )
+        )
+    model.learn(total, callback=CallbackList(callbacks))
     final = callback.evaluate()
     if args.save_dir is not None:
         args.save_dir.mkdir(parents=True, exist_ok=True)
@@ -170,6 +181,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help="default: bench_out/target_ENV.json")
     parser.add_argument(
         "--save-dir", type=Path, default=None, help="save each final model as DIR/ENV_seedS.zip"
+    )
+    parser.add_argument(
+        "--checkpoint-freq",
+        type=int,
+        default=0,
+        help="also save the model every this many env steps, as "
+        "DIR/checkpoints/ENV_seedS_STEPS_steps.zip (SB3's CheckpointCallback)",
     )
     args = parser.parse_args(argv)
     if args.out is None:
