@@ -34,9 +34,9 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
 
-from benchmarks.zoo import LinearSchedule, describe_step, load_hyperparams
+from benchmarks.zoo import describe_step, load_hyperparams
 from muzero_gym import MuZero
-from muzero_gym.schedules import StepTemperature
+from muzero_gym.schedules import LinearSchedule, StepTemperature
 
 # Traffic-v0 on 10 intersections (a 2 x 5 grid, 2^10 = 1024 joint actions), under an id
 # of its own so that it has its own rows and hyperparameter entries.

@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
-from muzero_gym.schedules import StepTemperature
+# LinearSchedule lived here until models saved by the benchmarks had to load without them;
+# it is imported here still, so that models saved before then load.
+from muzero_gym.schedules import LinearSchedule, StepTemperature
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
 RUN_KEYS = (
@@ -50,19 +52,6 @@ def describe_step(schedule: StepTemperature) -> str | None:
     if schedule.boundaries != halving_boundaries(len(schedule.values)):
         return None
     return "step_" + "_".join(str(v) for v in schedule.values)
-
-
-class LinearSchedule:
-    """``start * progress_remaining`` (picklable, so saved models keep it)."""
-
-    def __init__(self, start: float) -> None:
-        self.start = start
-
-    def __call__(self, progress_remaining: float) -> float:
-        return self.start * progress_remaining
-
-    def __repr__(self) -> str:
-        return f"lin_{self.start}"
 
 
 def load_entry(algo: str, env_id: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ with Gymnasium.
 import muzero_gym.envs  # noqa: F401  (registers Traffic-v0, RobotArm-v0)
 from muzero_gym.muzero import MuZero
 from muzero_gym.policies import CnnPolicy, EntityMlpPolicy, MlpPolicy, MuZeroPolicy
-from muzero_gym.schedules import ConstantTemperature, StepTemperature
+from muzero_gym.schedules import ConstantTemperature, LinearSchedule, StepTemperature
 from muzero_gym.symmetry import (
     BoardTransform,
     FeatureTransform,
@@ -23,6 +23,7 @@ __all__ = [
     "ConstantTemperature",
     "EntityMlpPolicy",
     "FeatureTransform",
+    "LinearSchedule",
     "MlpPolicy",
     "MuZero",
     "MuZeroPolicy",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import math
 import pathlib
 import sys
@@ -27,7 +28,7 @@ from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.save_util import load_from_zip_file
+from stable_baselines3.common.save_util import json_to_data, load_from_zip_file
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
@@ -1329,7 +1330,9 @@ class MuZero(BaseAlgorithm):
         """Load a model saved by :meth:`save`.
 
         :raises ValueError: the file is missing pieces, corrupt, not a MuZero model, or
-            its spaces do not match ``env``
+            its spaces do not match ``env``; or an object saved in it (a schedule, say) comes
+            from code not importable here: the error names the settings, which
+            ``custom_objects`` can replace
         """
         if isinstance(path, (str, pathlib.Path)):
             path = existing_file(path, ".zip", "saved model")
@@ -1348,11 +1351,36 @@ class MuZero(BaseAlgorithm):
             raise ValueError(
                 f"{path} is not a valid muzero-gym checkpoint (corrupt or incomplete): {error}"
             ) from error
+        except ImportError as error:
+            raise ValueError(_unimportable_message(path, error)) from error
         except Exception as error:  # unpickling garbage can raise almost anything
             raise ValueError(
                 f"{path} could not be read as a muzero-gym checkpoint: {error}"
             ) from error
         return model
+
+
+def _unimportable_message(path: str | pathlib.Path | io.BufferedIOBase, error: ImportError) -> str:
+    """Why a saved model refers to code that is not importable here, naming the saved
+    settings that do (where ``path`` is a file) and how to load it anyway."""
+    names: list[str] = []
+    if isinstance(path, (str, pathlib.Path)):
+        with zipfile.ZipFile(path) as archive:
+            data = json.loads(archive.read("data").decode())
+        for name, value in data.items():
+            try:
+                json_to_data(json.dumps({name: value}))
+            except ImportError:
+                names.append(name)
+            except Exception:  # noqa: S112  (only the import errors are sought)
+                continue
+    which = f"its saved {', '.join(repr(n) for n in names)}" if names else "an object in it"
+    example = ", ".join(f"{n!r}: ..." for n in names) if names else "'learning_rate': 0.0"
+    return (
+        f"cannot load {path}: {which} came from code that cannot be imported here ({error}). "
+        f"Make that code importable (the module the model was trained with), or give a "
+        f"replacement when loading: MuZero.load(path, custom_objects={{{example}}})"
+    )
 
 
 def _member_name(index: int) -> str:

@@ -1,6 +1,7 @@
-"""Visit-count temperature schedules for self-play (functions of progress remaining, 1 -> 0,
-the Stable-Baselines3 convention for schedules). Classes rather than lambdas, so that saved
-models can pickle them."""
+"""Schedules for self-play temperatures and learning rates (functions of progress remaining,
+1 -> 0, the Stable-Baselines3 convention for schedules). Classes rather than lambdas, so that
+saved models can pickle them, and in the installed package, so that a model trained with one
+loads wherever muzero-gym is installed."""
 
 from __future__ import annotations
 
@@ -49,3 +50,20 @@ class ConstantTemperature:
 
     def __repr__(self) -> str:
         return f"ConstantTemperature({self.value})"
+
+
+class LinearSchedule:
+    """``start * progress_remaining``: rl-zoo's ``"lin_<start>"``, e.g. a learning rate
+    falling linearly from ``start`` to 0 over training.
+
+    :param start: the value at the start of training
+    """
+
+    def __init__(self, start: float) -> None:
+        self.start = float(start)
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.start * progress_remaining
+
+    def __repr__(self) -> str:
+        return f"lin_{self.start}"

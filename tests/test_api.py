@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 
 from muzero_gym import MuZero
 from muzero_gym.gumbel import GumbelConfig
-from muzero_gym.schedules import StepTemperature
+from muzero_gym.schedules import LinearSchedule, StepTemperature
 
 TINY: dict[str, Any] = dict(
     num_simulations=4,
@@ -317,6 +318,33 @@ def test_load_errors(tmp_path: Path) -> None:
         archive.writestr("hello.txt", "hi")
     with pytest.raises(ValueError):
         MuZero.load(tmp_path / "other.zip")
+
+
+def test_load_names_what_refers_to_code_missing_here_and_custom_objects_replace_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "run_settings.py").write_text(
+        "class Halving:\n    def __call__(self, progress_remaining):\n"
+        "        return 0.001 * progress_remaining / 2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from run_settings import Halving  # type: ignore[import-not-found]
+
+    model = tiny(learning_rate=Halving())
+    model.save(tmp_path / "model.zip")
+    monkeypatch.setitem(sys.modules, "run_settings", None)  # the module is gone
+    with pytest.raises(ValueError) as error:
+        MuZero.load(tmp_path / "model.zip")
+    message = str(error.value)
+    assert "'learning_rate', 'lr_schedule'" in message
+    assert "run_settings" in message and "custom_objects" in message
+    replaced = MuZero.load(
+        tmp_path / "model.zip",
+        custom_objects={"learning_rate": 5e-4, "lr_schedule": LinearSchedule(5e-4)},
+    )
+    assert replaced.lr_schedule(1.0) == pytest.approx(5e-4)
+    obs = np.zeros(4, dtype=np.float32)
+    assert replaced.predict(obs, deterministic=True)[0] == model.predict(obs, deterministic=True)[0]
 
 
 def test_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -934,6 +935,27 @@ def test_step_schedules_are_read_and_written_as_the_file_spells_them() -> None:
     assert protocol.describe(parse_schedule("step_2.0")) == "step_2.0"
     with pytest.raises(ValueError):
         parse_schedule("step_fast")
+
+
+def test_a_model_trained_with_the_files_learning_rate_loads_without_the_benchmarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks.zoo import parse_schedule
+    from muzero_gym import MuZero
+
+    model = MuZero(
+        "MlpPolicy", "CartPole-v1", seed=0, learning_rate=parse_schedule("lin_0.001"),
+        num_simulations=2, batch_size=8, learning_starts=8, support_size=3,
+        policy_kwargs=dict(hidden_dim=8, net_arch=[8]),
+    )  # fmt: skip
+    model.learn(16)
+    model.save(tmp_path / "model.zip")
+    assert protocol.describe(model.learning_rate) == "lin_0.001"
+    # As where muzero-gym is installed without this repository: nothing of benchmarks.
+    for name in [name for name in sys.modules if name.split(".")[0] == "benchmarks"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    loaded = MuZero.load(tmp_path / "model.zip")
+    assert loaded.lr_schedule(0.5) == pytest.approx(0.0005)
 
 
 def test_denormal_speed_times_blocks_both_ways_and_counts_denormal_weights(capsys) -> None:
