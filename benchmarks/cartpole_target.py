@@ -9,7 +9,9 @@ shape the training envs only; ``--eval-env-kwargs`` the evaluation envs), with t
 benchmark protocol's info metric averaged over each episode where the env has one
 (Traffic-v0: mean waiting time; RobotArm-v0: distance). Prints, per seed, the env
 steps and the training wall-clock (evaluation excluded) at which the mean first reached
-the threshold, and the final evaluation; then the medians. Writes a JSON file.
+the threshold, and the final evaluation; then the medians. Writes a JSON file, with the
+versions and CPU each run had (runs repeat to the digit on one machine, not across
+machines). ``--save-dir`` keeps the final models, ``--checkpoint-freq`` models on the way.
 
     python benchmarks/cartpole_target.py --seeds 0 1 2
     python benchmarks/cartpole_target.py --env Pendulum-v1 --seeds 0
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
+from stable_baselines3.common.utils import get_system_info
 from stable_baselines3.common.vec_env import VecEnv
 
 from benchmarks.protocol import ENVS, describe, evaluate, make_envs
@@ -111,6 +114,8 @@ def settings(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    if args.checkpoint_freq and args.save_dir is None:
+        raise SystemExit("--checkpoint-freq needs --save-dir")
     run, hp = settings(args)
     threshold = float(run.get("eval_threshold", 475))
     total = int(args.timesteps or run["n_timesteps"])
@@ -125,8 +130,6 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     )
     callbacks: list[BaseCallback] = [callback]
     if args.checkpoint_freq:
-        if args.save_dir is None:
-            raise SystemExit("--checkpoint-freq needs --save-dir")
         callbacks.append(
             CheckpointCallback(
                 max(args.checkpoint_freq // env.num_envs, 1),
@@ -151,7 +154,16 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "env_kwargs": env_kwargs,
         "eval_env_kwargs": json.loads(args.eval_env_kwargs),
         "env_wrapper": env_wrapper,
+        "system": system_info(),
     }
+
+
+def system_info() -> dict[str, str]:
+    """What the run's figures depend on beyond the seed: SB3's record of the versions
+    (OS, Python, PyTorch, NumPy, Gymnasium, ...) and the CPU's vector instructions that
+    PyTorch uses. Runs repeat to the last digit on one machine but not across machines."""
+    info, _ = get_system_info(print_info=False)
+    return {**info, "CPU capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -404,6 +404,31 @@ def test_evaluation_envs_take_their_own_kwargs() -> None:
     assert default.envs[0].unwrapped.num_intersections == 4
 
 
+def test_target_run_saves_checkpoints_and_records_the_system(tmp_path: Path) -> None:
+    from benchmarks import cartpole_target
+    from muzero_gym import MuZero
+
+    tiny = {"batch_size": 8, "num_simulations": 2, "n_envs": 2, "learning_starts": 16,
+            "policy_kwargs": {"hidden_dim": 8, "net_arch": [8]}}  # fmt: skip
+    args = cartpole_target.parse_args(
+        ["--env", "CartPole-v1", "--timesteps", "64", "--eval-freq", "32", "--eval-episodes",
+         "1", "--override", json.dumps(tiny), "--save-dir", str(tmp_path),
+         "--checkpoint-freq", "32"]
+    )  # fmt: skip
+    record = cartpole_target.run_seed(0, args)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["CartPole-v1_seed0_32_steps.zip", "CartPole-v1_seed0_64_steps.zip"]
+    last = MuZero.load(tmp_path / "checkpoints" / names[1])
+    final = MuZero.load(tmp_path / "CartPole-v1_seed0.zip")
+    for a, b in zip(last.policy.parameters(), final.policy.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert record["system"]["PyTorch"] == torch.__version__
+    assert record["system"]["CPU capability"] == torch.backends.cpu.get_cpu_capability()
+    without_dir = cartpole_target.parse_args(["--checkpoint-freq", "32"])
+    with pytest.raises(SystemExit, match="needs --save-dir"):
+        cartpole_target.run_seed(0, without_dir)
+
+
 def test_traffic_model_check_compares_with_the_simulator(tmp_path: Path) -> None:
     from muzero_gym.envs.traffic import MaxPressureController
 
