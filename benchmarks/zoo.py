@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-# LinearSchedule lived here until models saved by the benchmarks had to load without them;
-# it is imported here still, so that models saved before then load.
+# LinearSchedule is imported here too: models pickled with its name under this module
+# (``benchmarks.zoo.LinearSchedule``) load through it.
 from muzero_gym.schedules import LinearSchedule, StepTemperature
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams"
