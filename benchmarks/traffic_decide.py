@@ -35,6 +35,10 @@ joint action with the largest summed log improved policy is played, as one model
 ``ensemble_size`` combines its networks' searches (Gumbel search, joint actions searched
 whole). It measures what combining separately trained models is worth when playing.
 
+``--networks I ...`` plays a model trained with ``ensemble_size`` with some of its
+networks only (indices from 0; ``policy mode`` and the picks use the first one named):
+what each network plays alone, and what each one adds to the joined search.
+
 ``--override`` changes the model's search settings for these episodes only (e.g. more
 simulations or sampled actions than in training, or ``{"symmetries": "env",
 "average_symmetries": true}`` to search each position and its half-turn together with a
@@ -47,7 +51,9 @@ model trained without them).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -97,6 +103,28 @@ def _simulator_pick(
     return np.stack(picks)
 
 
+@contextlib.contextmanager
+def networks_only(model: MuZero, networks: Sequence[int] | None) -> Iterator[None]:
+    """Within the block, ``model`` searches with the networks ``networks`` of its ensemble
+    only (all of them with ``None``), the first named standing as ``model.policy``."""
+    if networks is None:
+        yield
+        return
+    count = len(model.members)
+    chosen = [int(index) for index in networks]
+    if not chosen or len(set(chosen)) != len(chosen) or not all(0 <= i < count for i in chosen):
+        raise ValueError(
+            f"--networks must name distinct networks of the model's {count} (0 to {count - 1}), "
+            f"got {list(networks)}"
+        )
+    members, policy = model.members, model.policy
+    model.members, model.policy = [members[i] for i in chosen], members[chosen[0]]
+    try:
+        yield
+    finally:
+        model.members, model.policy = members, policy
+
+
 def _model_pick(model: MuZero, obs: np.ndarray) -> np.ndarray:
     """Per env, the root's candidate joint action with the best one-step model value."""
     with torch.inference_mode():
@@ -130,6 +158,7 @@ def play(
     lookahead: int = 12,
     env_wrapper: dict[str, Any] | None = None,
     with_models: tuple[MuZero, ...] = (),
+    networks: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Play ``episodes`` deterministic episodes at once, one per env, with ``variant``;
     ``env_wrapper`` (rl-zoo form, ``{}`` for none) replaces the entry's wrapper for a model
@@ -156,7 +185,10 @@ def play(
     waiting: list[list[float]] = []
     off_mode: list[float] = []
     changes: list[float] = []
-    with mode_among_candidates(model, variant == "search+mode", mode_weight):
+    with (
+        networks_only(model, networks),
+        mode_among_candidates(model, variant == "search+mode", mode_weight),
+    ):
         obs = cast(np.ndarray, env.reset())  # a Box observation
         done = np.zeros(episodes, dtype=bool)
         while not done.all():
@@ -217,6 +249,10 @@ def main(argv: list[str] | None = None) -> None:
         "--with-models", type=Path, nargs="+", default=[],
         help="models trained apart whose searches join the model's in 'search'",
     )  # fmt: skip
+    parser.add_argument(
+        "--networks", type=int, nargs="+", default=None,
+        help="with ensemble_size: the networks that play (indices from 0; default all)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     env_wrapper = None if args.env_wrapper is None else json.loads(args.env_wrapper)
@@ -238,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     for variant in args.variants:
         row = play(
             model, args.env, variant, args.episodes, args.first_seed, args.mode_weight,
-            args.lookahead, env_wrapper, with_models,
+            args.lookahead, env_wrapper, with_models, args.networks,
         )  # fmt: skip
         rows.append(row)
         print(
@@ -250,7 +286,8 @@ def main(argv: list[str] | None = None) -> None:
         meta = {"model": str(args.model), "env": args.env, "episodes": args.episodes,
                 "override": override, "lookahead": args.lookahead,
                 "env_wrapper": env_wrapper,
-                "with_models": [str(path) for path in args.with_models]}  # fmt: skip
+                "with_models": [str(path) for path in args.with_models],
+                "networks": args.networks}  # fmt: skip
         write_json(args.json, {**meta, "first_seed": args.first_seed, "mode_weight": weight,
                                "rows": rows})  # fmt: skip
         print(f"wrote {args.json}")

@@ -652,6 +652,47 @@ def test_traffic_decide_joins_the_searches_of_models_trained_apart() -> None:
         traffic_decide.play(models[0], "Traffic-v0", "search", 1, 10_000, with_models=(models[1],))
 
 
+def test_traffic_decide_plays_some_networks_of_an_ensemble() -> None:
+    from benchmarks import traffic_decide
+    from muzero_gym import MuZero
+
+    env = protocol.make_envs("Traffic-v0", 1, 0, None)
+    model = MuZero(
+        "MlpPolicy", env, seed=0, search="gumbel", num_simulations=4, ensemble_size=3,
+        policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+    )  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # spread priors, so that the networks disagree
+        for member in model.members:
+            for parameter in member.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    members = list(model.members)
+    rng = np.random.default_rng(0)
+    obs = rng.uniform(0, 1, (32, *env.observation_space.shape)).astype(np.float32)
+    everyone = model.predict(obs, deterministic=True)[0]
+    alone = []
+    for index in range(3):
+        with traffic_decide.networks_only(model, [index]):
+            assert model.members == [members[index]] and model.policy is members[index]
+            alone.append(model.predict(obs, deterministic=True)[0])
+        # The network searching by itself, as the model with that network only would.
+        own = model._search(obs, None, add_exploration_noise=False, policy=members[index])
+        np.testing.assert_array_equal(alone[index], model.action_spec.to_env(own.chosen))
+    assert model.members == members and model.policy is members[0]  # restored
+    with traffic_decide.networks_only(model, [2, 0, 1]):
+        np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], everyone)
+    with traffic_decide.networks_only(model, [0, 2]):
+        pair = model.predict(obs, deterministic=True)[0]
+    assert (pair != everyone).any() or (pair != alone[1]).any()
+    assert not (alone[0] == alone[1]).all()  # the networks differ, so the subsets matter
+    for bad in ([3], [0, 0], [], [-1]):
+        with pytest.raises(ValueError, match="--networks"):
+            with traffic_decide.networks_only(model, bad):
+                pass
+    row = traffic_decide.play(model, "Traffic-v0", "search", 1, 10_000, networks=[1])
+    assert row["mean_waiting_time"] > 0.0 and model.members == members
+
+
 def test_train_speed_times_gradient_steps() -> None:
     from benchmarks import train_speed
 
