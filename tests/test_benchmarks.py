@@ -684,6 +684,10 @@ def test_traffic_decide_plays_some_networks_of_an_ensemble() -> None:
     with traffic_decide.networks_only(model, [0, 2]):
         pair = model.predict(obs, deterministic=True)[0]
     assert (pair != everyone).any() or (pair != alone[1]).any()
+    joined = model._combined_search(
+        obs, None, False, False, True, False, members=[members[0], members[2]]
+    )
+    np.testing.assert_array_equal(pair, model.action_spec.to_env(joined.chosen))
     assert not (alone[0] == alone[1]).all()  # the networks differ, so the subsets matter
     for bad in ([3], [0, 0], [], [-1]):
         with pytest.raises(ValueError, match="--networks"):
