@@ -39,6 +39,7 @@ from muzero_gym.actions import (
     MultiDiscreteActions,
     make_action_spec,
 )
+from muzero_gym.ensemble import MeanOfNetworks
 from muzero_gym.files import existing_file, with_default_suffix, write_atomically
 from muzero_gym.gumbel import GumbelConfig, gumbel_search
 from muzero_gym.learner import Learner, LearnerConfig
@@ -207,6 +208,15 @@ class MuZero(BaseAlgorithm):
         being trained. ``K`` times the training cost and the cost of ``predict``'s search;
         action spaces searched whole only (``Discrete``, or ``MultiDiscrete`` flattened),
         since sampled candidates differ between networks
+    :param ensemble_search: how the networks of an ensemble search together wherever
+        their searches are combined (``predict``; self-play and Reanalyze with
+        ``ensemble_targets``): ``"separate"``, each network searches alone and the ``K``
+        searches are combined at the root as described above; ``"mean"``, one search of
+        the networks' mean (:class:`muzero_gym.ensemble.MeanOfNetworks`): every node holds
+        all ``K`` hidden states, and the tree sees the mean value, the mean reward and the
+        mixture of the priors, so that the networks' errors cancel at every node rather
+        than only at the root. The same number of network calls; can be set for
+        evaluation only: ``MuZero.load(path, ensemble_search="mean")``
     :param ensemble_targets: with ``ensemble_size`` > 1, self-play and Reanalyze's
         policy targets use the combined search of all the networks too (as
         ``symmetric_targets`` does for orientations): every move costs ``K`` searches
@@ -226,6 +236,7 @@ class MuZero(BaseAlgorithm):
     symmetric_targets: bool = False
     ensemble_size: int = 1
     ensemble_targets: bool = False
+    ensemble_search: str = "separate"
     gumbel_scale: Callable[[float], float] = ConstantTemperature(1.0)
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
         "MlpPolicy": MlpPolicy,
@@ -285,6 +296,7 @@ class MuZero(BaseAlgorithm):
         symmetric_targets: bool = False,
         ensemble_size: int = 1,
         ensemble_targets: bool = False,
+        ensemble_search: str = "separate",
         two_player: bool | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -398,6 +410,7 @@ class MuZero(BaseAlgorithm):
         self.symmetric_targets = symmetric_targets
         self.ensemble_size = ensemble_size
         self.ensemble_targets = ensemble_targets
+        self.ensemble_search = ensemble_search
         self.two_player = detected_two_player if two_player is None else bool(two_player)
         self._n_updates = 0
         self._update_budget = 0.0
@@ -647,6 +660,10 @@ class MuZero(BaseAlgorithm):
             f"ensemble_size > 1 needs actions searched whole; {self.action_space} is sampled "
             "(each network would sample other candidates)",
         )
+        _check(
+            self.ensemble_search in ("separate", "mean"),
+            f"ensemble_search must be 'separate' or 'mean', got {self.ensemble_search!r}",
+        )
         # The first network is ``policy`` (as in every SB3 algorithm); the others are
         # ``policy_1`` ... ``policy_{K-1}``, saved beside it.
         self.members: list[MuZeroPolicy] = []
@@ -787,7 +804,7 @@ class MuZero(BaseAlgorithm):
         add_exploration_noise: bool,
         include_mode: bool | None = None,
         symmetries: Sequence[Symmetry] = (),
-        policy: MuZeroPolicy | None = None,
+        policy: MuZeroPolicy | MeanOfNetworks | None = None,
     ) -> SearchResult:
         """Batched search from raw observations ``[B, ...]``.
 
@@ -798,8 +815,8 @@ class MuZero(BaseAlgorithm):
             holds ``B`` rows for the observations, then ``B`` for each symmetry. With
             sampled actions every image searches the candidates sampled at its
             observation, moved with it, so that their slots correspond
-        :param policy: the network to search with (one of an ensemble's); ``self.policy``
-            by default
+        :param policy: the network to search with (one of an ensemble's, or their mean);
+            ``self.policy`` by default
         """
         policy = self.policy if policy is None else policy
         if include_mode is None:
@@ -818,6 +835,7 @@ class MuZero(BaseAlgorithm):
                     legal_actions = np.concatenate([legal_actions, *moved])
             else:
                 # Candidates are sampled among the legal moves; the search sees slots.
+                assert isinstance(policy, MuZeroPolicy)  # an ensemble searches them whole
                 explore = self.root_sampling_uniform if add_exploration_noise else 0.0
                 root = policy.search_root(
                     obs, legal_actions, explore, include_mode, float(self.mode_weight),
@@ -887,9 +905,13 @@ class MuZero(BaseAlgorithm):
         is the best by the mean log improved policy, or (not ``deterministic``) a sample
         of the combined policy; pUCT's is the most visited when ``deterministic``, ties
         going to the larger summed prior, and otherwise left to the visit counts.
-        ``members``: the networks to search with (all of them by default)."""
+        ``members``: the networks to search with (all of them by default); with
+        ``ensemble_search="mean"`` they search as one model, their mean."""
         symmetries = self._checked_symmetries if orientations else ()
         members = self.members if members is None else members
+        searchers: Sequence[MuZeroPolicy | MeanOfNetworks] = members
+        if self.ensemble_search == "mean" and len(members) > 1:
+            searchers = [MeanOfNetworks(members)]
         batch = len(observations)
         if legal_actions is not None and legal_actions.shape[-1] == 0:
             legal_actions = None
@@ -900,9 +922,9 @@ class MuZero(BaseAlgorithm):
                 add_exploration_noise,
                 include_mode,
                 symmetries=symmetries,
-                policy=member,
+                policy=searcher,
             )
-            for member in members
+            for searcher in searchers
         ]
         enumerated = results[0].candidates is None
         views = (len(symmetries) + 1) * len(results)
