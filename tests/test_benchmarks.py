@@ -1182,3 +1182,39 @@ def test_robot_arm_scripts_print_their_figures(monkeypatch, capsys, tmp_path) ->
         results["scripted (DLS)"]["final_distance_mean_m"]
         < results["random"]["final_distance_mean_m"]
     )
+
+
+def test_traffic_select_picks_on_validation_episodes_and_tests_apart(tmp_path: Path) -> None:
+    from benchmarks import traffic_decide, traffic_select
+    from muzero_gym import MuZero
+
+    env = protocol.make_envs("Traffic-v0", 1, 0, None)
+    paths = []
+    for seed in range(3):
+        model = MuZero(
+            "MlpPolicy", env, seed=seed, search="gumbel", num_simulations=2,
+            policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
+        )  # fmt: skip
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():  # spread priors, so that the models play differently
+            for parameter in model.policy.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+        model.save(tmp_path / f"m{seed}.zip")
+        paths.append(tmp_path / f"m{seed}.zip")
+    out = tmp_path / "select.json"
+    traffic_select.main([
+        "--env", "Traffic-v0", "--models", *map(str, paths), "--episodes", "1",
+        "--validation-seed", "500", "--first-seed", "7", "--json", str(out),
+    ])  # fmt: skip
+    report = json.loads(out.read_text())
+    figures = [row["mean_waiting_time"] for row in report["validation"]]
+    assert len(set(figures)) == 3  # the models play apart
+    best = int(np.argmin(figures))
+    assert report["chosen"] == str(paths[best]) == report["test"]["chosen"]["model"]
+    assert report["test"]["final"]["model"] == str(paths[2])
+    # The test figures are the chosen model's on the test episodes, not its validation ones.
+    direct = traffic_decide.play(MuZero.load(paths[best]), "Traffic-v0", "search", 1, 7)
+    assert report["test"]["chosen"]["mean_waiting_time"] == direct["mean_waiting_time"]
+    assert direct["mean_waiting_time"] != figures[best]
+    with pytest.raises(ValueError, match="overlap"):
+        traffic_select.select(paths, "Traffic-v0", 20, 10_010, 10_000)
