@@ -10,6 +10,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -619,22 +620,30 @@ def test_traffic_decide_searches_both_orientations_of_a_model_trained_without(
     assert report["rows"][0]["mean_waiting_time"] > 0.0
 
 
-def test_traffic_decide_joins_the_searches_of_models_trained_apart() -> None:
-    from benchmarks import traffic_decide
+def _random_traffic_models(env: Any, count: int, num_simulations: int) -> list[Any]:
+    """``count`` small Gumbel models of the 2x2 grid with random weights (seeds 0, 1, ...):
+    spread priors, so that the models disagree and play apart."""
     from muzero_gym import MuZero
 
-    env = protocol.make_envs("Traffic-v0", 1, 0, None)
     models = []
-    for seed in range(2):
+    for seed in range(count):
         model = MuZero(
-            "MlpPolicy", env, seed=seed, search="gumbel", num_simulations=4,
+            "MlpPolicy", env, seed=seed, search="gumbel", num_simulations=num_simulations,
             policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
         )  # fmt: skip
         generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():  # spread priors, so that the models disagree
+        with torch.no_grad():
             for parameter in model.policy.parameters():
                 parameter.copy_(torch.randn(parameter.shape, generator=generator))
         models.append(model)
+    return models
+
+
+def test_traffic_decide_joins_the_searches_of_models_trained_apart() -> None:
+    from benchmarks import traffic_decide
+
+    env = protocol.make_envs("Traffic-v0", 1, 0, None)
+    models = _random_traffic_models(env, 2, num_simulations=4)
     rng = np.random.default_rng(0)
     obs = rng.uniform(0, 1, (32, *env.observation_space.shape)).astype(np.float32)
     alone = [m.predict(obs, deterministic=True)[0] for m in models]
@@ -1190,15 +1199,7 @@ def test_traffic_select_picks_on_validation_episodes_and_tests_apart(tmp_path: P
 
     env = protocol.make_envs("Traffic-v0", 1, 0, None)
     paths = []
-    for seed in range(3):
-        model = MuZero(
-            "MlpPolicy", env, seed=seed, search="gumbel", num_simulations=2,
-            policy_kwargs={"hidden_dim": 8, "net_arch": [16]},
-        )  # fmt: skip
-        generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():  # spread priors, so that the models play differently
-            for parameter in model.policy.parameters():
-                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    for seed, model in enumerate(_random_traffic_models(env, 3, num_simulations=2)):
         model.save(tmp_path / f"m{seed}.zip")
         paths.append(tmp_path / f"m{seed}.zip")
     out = tmp_path / "select.json"
