@@ -56,11 +56,16 @@ def select(
     best = min(
         reversed(range(len(paths))), key=lambda index: validation[index]["mean_waiting_time"]
     )
-    test = {}
+    test: dict[str, dict[str, Any]] = {}
     for name, index in (("chosen", best), ("final", len(paths) - 1)):
-        row = play(MuZero.load(paths[index], **override), env_id, "search", episodes, first_seed)
-        test[name] = {"model": str(paths[index]), **row}
-        print(f"test {name:6s} {row['mean_waiting_time']:6.3f} s  {paths[index]}", flush=True)
+        if name == "final" and index == best:  # the final model chosen: played already
+            test[name] = test["chosen"]
+        else:
+            model = MuZero.load(paths[index], **override)
+            row = play(model, env_id, "search", episodes, first_seed)
+            test[name] = {"model": str(paths[index]), **row}
+        figure = test[name]["mean_waiting_time"]
+        print(f"test {name:6s} {figure:6.3f} s  {paths[index]}", flush=True)
     return {
         "env": env_id,
         "episodes": episodes,

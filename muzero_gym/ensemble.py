@@ -37,12 +37,13 @@ class MeanOfNetworks:
         if not all(member.action_spec.enumerated for member in members):
             raise ValueError("MeanOfNetworks searches actions whole only, not sampled ones")
         self.members = list(members)
-        self._width: int | None = None  # hidden size of one member along dimension 1
 
     def search_root(self, obs: torch.Tensor) -> RootOutput:
         """Initial inference of every member on raw observations ``obs [B, ...]``."""
         roots = [member.search_root(obs) for member in self.members]
-        self._width = self._checked_width([root.embedding for root in roots])
+        shapes = {tuple(root.embedding.shape) for root in roots}
+        if len(shapes) != 1:
+            raise ValueError(f"the networks' hidden states differ in shape: {sorted(shapes)}")
         return RootOutput(
             value=np.mean([root.value for root in roots], axis=0),
             prior_logits=_mixture_logits([root.prior_logits for root in roots]),
@@ -51,9 +52,7 @@ class MeanOfNetworks:
 
     def search_step(self, hidden: torch.Tensor, actions: np.ndarray) -> RecurrentOutput:
         """One recurrent step of every member from its part of ``hidden [B, K * H, ...]``."""
-        if self._width is None:
-            raise RuntimeError("search_root must run before search_step")
-        parts = torch.split(hidden, self._width, dim=1)
+        parts = torch.chunk(hidden, len(self.members), dim=1)
         pairs = zip(self.members, parts, strict=True)
         steps = [member.search_step(part, actions) for member, part in pairs]
         return RecurrentOutput(
@@ -63,22 +62,11 @@ class MeanOfNetworks:
             embedding=torch.cat([step.embedding for step in steps], dim=1),
         )
 
-    @staticmethod
-    def _checked_width(embeddings: list[torch.Tensor]) -> int:
-        shapes = {tuple(embedding.shape) for embedding in embeddings}
-        if len(shapes) != 1:
-            raise ValueError(f"the networks' hidden states differ in shape: {sorted(shapes)}")
-        return int(embeddings[0].shape[1])
-
 
 def _mixture_logits(logits: list[np.ndarray]) -> np.ndarray:
     """Log of the mean of the softmax distributions of ``logits`` (each ``[B, A]``)."""
-    stacked = np.stack([np.asarray(x, dtype=np.float64) for x in logits])  # [K, B, A]
-    peak = stacked.max(axis=2, keepdims=True)
-    log_probs = stacked - peak - np.log(np.exp(stacked - peak).sum(axis=2, keepdims=True))
-    top = log_probs.max(axis=0)
-    mixture = top + np.log(np.exp(log_probs - top).mean(axis=0))  # [B, A]
-    return mixture
+    log_probs = torch.log_softmax(torch.as_tensor(np.stack(logits), dtype=torch.float64), dim=2)
+    return (torch.logsumexp(log_probs, dim=0) - np.log(len(logits))).numpy()  # [B, A]
 
 
 __all__ = ["MeanOfNetworks"]
